@@ -1,0 +1,1 @@
+"""Benchmarks, generation backends (vLLM server, HF reference) and per-category scoring."""

@@ -1,0 +1,110 @@
+"""The small interface every benchmark implements, and the statistics shared by all of them.
+
+A benchmark turns items into generation requests and completions into scores in [0, 1]; the
+evaluation loop (`soce_bo.evaluate.runner`) does the rest (batching, concurrency, aggregation),
+so a new benchmark is one file under `benchmarks/` plus one config under `conf/benchmark/`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark question. `meta` carries benchmark-specific extras (e.g. BFCL function docs)."""
+
+    id: str
+    category: str
+    prompt: str
+    answer: Any
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """What to ask the model: greedy decoding is implied (temperature 0) for reproducible scores."""
+
+    prompt: str
+    max_tokens: int
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CategoryScore:
+    """Mean score of one category, with the binomial standard error of that mean."""
+
+    accuracy: float
+    n: int
+    sem: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"accuracy": self.accuracy, "n": self.n, "sem": self.sem}
+
+
+@runtime_checkable
+class Benchmark(Protocol):
+    """Load items by split, build a request, score a completion, aggregate categories."""
+
+    name: str
+
+    def categories(self) -> list[str]:
+        """Category names in display order."""
+        ...
+
+    def load(self, split: str) -> list[Item]:
+        """All items of `split` (e.g. "dev", "test"); raise BenchmarkError naming a missing file."""
+        ...
+
+    def request(self, item: Item) -> GenRequest:
+        """The prompt and decoding limits for `item`."""
+        ...
+
+    def score(self, item: Item, completion: str) -> float:
+        """Score in [0, 1] of `completion` for `item` (1 = correct)."""
+        ...
+
+    def overall(self, per_category: Mapping[str, CategoryScore]) -> float:
+        """The benchmark's own overall number from per-category scores."""
+        ...
+
+
+def binomial_sem(mean: float, n: int) -> float:
+    """Standard error of a mean of n scores in [0, 1], treated as binomial.
+
+    Uses p = (k + 0.5) / (n + 1) so that a category at 0 % or 100 % still gets a non-zero SEM;
+    a zero SEM would tell the BO surrogate that a 20-item category is known exactly.
+    """
+    if n <= 0:
+        return float("nan")
+    p = (mean * n + 0.5) / (n + 1)
+    return math.sqrt(p * (1.0 - p) / n)
+
+
+def summarize(categories: Sequence[str], scores: Sequence[float]) -> dict[str, CategoryScore]:
+    """Per-category mean score and SEM; `categories[i]` is the category of `scores[i]`."""
+    buckets: dict[str, list[float]] = {}
+    for cat, s in zip(categories, scores, strict=True):
+        buckets.setdefault(cat, []).append(float(s))
+    out = {}
+    for cat, vals in buckets.items():
+        mean = sum(vals) / len(vals)
+        out[cat] = CategoryScore(accuracy=mean, n=len(vals), sem=binomial_sem(mean, len(vals)))
+    return out
+
+
+def macro_mean(per_category: Mapping[str, CategoryScore]) -> float:
+    """Unweighted mean over categories: the default SoCE objective (every category counts once)."""
+    if not per_category:
+        return float("nan")
+    return sum(c.accuracy for c in per_category.values()) / len(per_category)
+
+
+def macro_sem(per_category: Mapping[str, CategoryScore]) -> float:
+    """SEM of `macro_mean`: sqrt(sum sem_c^2) / C, categories treated as independent."""
+    if not per_category:
+        return float("nan")
+    return math.sqrt(sum(c.sem**2 for c in per_category.values())) / len(per_category)
