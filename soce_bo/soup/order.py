@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable
 
 _DIGITS = re.compile(r"(\d+)")
-_BLOCK = re.compile(r"\.(?:layers|h|blocks|block|layer)\.(\d+)\.")
-_HEAD = ("lm_head", "output.weight", "embed_out")
+_BLOCK = re.compile(r"(?:^|\.)(?:layers|h|blocks|block|layer)\.(\d+)\.")
+_HEADS = frozenset({"lm_head", "output", "embed_out"})  # first name component of an output head
 
 
 def natural_key(name: str) -> tuple:
@@ -21,7 +21,7 @@ def natural_key(name: str) -> tuple:
 
 def layer_key(name: str) -> tuple:
     """Sort key: (group, natural name); group 0 embeddings/other stem, 1 blocks, 2 final norm, 3 head."""
-    if any(head in name for head in _HEAD):
+    if name.split(".", 1)[0] in _HEADS:
         group = 3
     elif _BLOCK.search(name):
         group = 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import sacrebleu
 
@@ -121,14 +122,16 @@ class FloresBenchmark:
                 sources, targets = cache[src], cache[tgt]
                 if len(sources) != len(targets):
                     raise BenchmarkError(
-                        f"flores {folder.name}: {src} has {len(sources)} lines but {tgt} has {len(targets)}; files must be aligned"
+                        f"flores {folder.name}: {src} has {len(sources)} lines but {tgt} has "
+                        f"{len(targets)}; files must be aligned"
                     )
                 count = len(sources) if self.limit_per_category is None else min(len(sources), self.limit_per_category)
                 for i in range(count):
                     prompt = self.prompt_template.format(
                         src_name=language_name(src), tgt_name=language_name(tgt), source=sources[i])
                     items.append(Item(id=f"flores_{folder.name}_{src}-{tgt}_{i}", category=f"{src}-{tgt}",
-                                      prompt=prompt, answer=targets[i], meta={"source": sources[i], "target_lang": tgt}))
+                                      prompt=prompt, answer=targets[i],
+                                      meta={"source": sources[i], "target_lang": tgt}))
         return items
 
     def request(self, item: Item) -> GenRequest:
@@ -147,7 +150,7 @@ class FloresBenchmark:
     def overall(self, per_category: Mapping[str, CategoryScore]) -> float:
         return macro_mean(per_category)
 
-    def corpus_scores(self, items: Sequence[Item], completions: Sequence[str]) -> dict[str, dict[str, float]]:
+    def corpus_scores(self, items: Sequence[Item], completions: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Corpus BLEU and chrF (sacrebleu, 0-100) per pair: the numbers MT papers report."""
         by_pair: dict[str, tuple[list[str], list[str], str]] = {}
         for item, completion in zip(items, completions, strict=True):

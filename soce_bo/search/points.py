@@ -1,0 +1,63 @@
+"""A fixed, ordered list of soups to evaluate: the shared core of non-adaptive strategies.
+
+Uniform, fixed, grid and random search all know their whole plan up front; `PointQueue` hands
+the points out in order and matches results back by `weights_key`, in any completion order.
+Strategies hold one (composition, not inheritance), so each stays a short, readable file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from soce_bo.errors import ConfigError
+from soce_bo.search.simplex import WeightsKey, weights_key
+
+Weights = dict[str, float]
+
+
+class PointQueue:
+    """Ordered points; `take(n)` hands out the next ones, `mark(w)` records a result for one."""
+
+    def __init__(self, points: Sequence[Weights], owner: str) -> None:
+        self.owner = owner
+        self.points: list[Weights] = []
+        self._keys: list[WeightsKey] = []
+        for p in points:
+            key = weights_key(p)
+            if key not in self._keys:  # the same soup twice would be a wasted trial
+                self.points.append(dict(p))
+                self._keys.append(key)
+        self._issued: set[WeightsKey] = set()
+        self._observed: set[WeightsKey] = set()
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def take(self, n: int) -> list[Weights]:
+        out = []
+        for p, key in zip(self.points, self._keys, strict=True):
+            if len(out) >= n:
+                break
+            if key not in self._issued and key not in self._observed:
+                self._issued.add(key)
+                out.append(dict(p))
+        return out
+
+    def mark(self, weights: Weights) -> None:
+        """Record that `weights` has a result; unknown weights mean a mismatched ledger."""
+        key = weights_key(weights)
+        if key not in self._keys:
+            raise ConfigError(
+                f"search.{self.owner}: trial weights {weights} are not in this strategy's plan -- the "
+                "ledger was written with other settings (experts, seed, step, budget); use a new "
+                "state directory or restore the old settings"
+            )
+        self._observed.add(key)
+        self._issued.discard(key)
+
+    @property
+    def n_observed(self) -> int:
+        return len(self._observed)
+
+    def finished(self) -> bool:
+        return len(self._observed) == len(self.points)

@@ -1,0 +1,77 @@
+"""CLI: `python -m soce_bo.zoo out=DIR [seed=0] [force=false]` -- build or reuse the tiny zoo."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from soce_bo.errors import ConfigError, exit_on_user_error
+from soce_bo.zoo.config import ZooConfig
+from soce_bo.zoo.manifest import ZooManifest, load_manifest
+
+
+def zoo_config(cfg: DictConfig) -> ZooConfig:
+    """The ZooConfig the command line asks for (defaults for everything it does not name)."""
+    for key in ("n_dev", "n_test", "workers"):
+        if int(cfg[key]) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
+    return replace(ZooConfig(), seed=int(cfg.seed), n_dev=int(cfg.n_dev), n_test=int(cfg.n_test),
+                   score=bool(cfg.score), workers=int(cfg.workers))
+
+
+def score_tables(manifest: ZooManifest) -> list[Table]:
+    """One rich table per split: models x categories, plus the macro mean; best per column bold."""
+    raw = manifest.raw
+    tables = []
+    for split in ("dev", "test"):
+        rows = dict(raw["scores"].get(split, {}))
+        for name, soup in raw.get("reference_soups", {}).items():
+            if split in soup.get("scores", {}):
+                rows[f"{name} (soup)"] = soup["scores"][split]
+        if not rows:
+            continue
+        cats = raw["categories"]
+        best = {c: max(r[c] for r in rows.values()) for c in cats}
+        table = Table(title=f"zoo {split} scores (HF greedy)")
+        table.add_column("model")
+        for c in [*cats, "mean"]:
+            table.add_column(c, justify="right")
+        for name, r in rows.items():
+            cells = [f"[bold]{r[c]:.3f}[/]" if r[c] == best[c] else f"{r[c]:.3f}" for c in cats]
+            table.add_row(name, *cells, f"{sum(r[c] for c in cats) / len(cats):.3f}")
+        tables.append(table)
+    return tables
+
+
+@hydra.main(config_path="../../conf", config_name="zoo", version_base="1.3")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    from soce_bo.zoo.build import ensure_zoo
+    from soce_bo.zoo.manifest import is_current
+
+    console = Console()
+    zcfg = zoo_config(cfg)
+    out = Path(str(cfg.out)).expanduser().resolve()
+    reused = not cfg.force and is_current(out, zcfg.config_hash())
+    t0 = time.perf_counter()
+    ensure_zoo(out, zcfg, force=bool(cfg.force), console=Console(stderr=True))
+    elapsed = time.perf_counter() - t0
+    manifest = load_manifest(out)
+    console.print(f"zoo at [bold]{out}[/] (config {manifest.config_hash}) "
+                  f"{'reused from cache' if reused else f'built in {elapsed:.0f} s'}")
+    for table in score_tables(manifest):
+        console.print(table)
+    model = manifest.raw["model"]
+    console.print(f"{len(manifest.candidates)} candidates + base, {model['parameters']:,} parameters, "
+                  f"{model['checkpoint_bytes'] / 1e6:.1f} MB per checkpoint ({model['dtype']}); "
+                  f"build timings: {manifest.raw['timings']}")
+
+
+if __name__ == "__main__":
+    main()

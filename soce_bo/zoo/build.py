@@ -1,0 +1,253 @@
+"""Build the zoo (data -> base -> candidates -> scores -> zoo.json), or reuse a current one.
+
+Stages run in a pool of single-threaded worker processes (`cfg.workers`, default 2): the base
+first, then the candidates two at a time, with scoring jobs filling idle workers. The zoo is
+built in a temporary folder beside `out` and renamed into place only when complete, under a
+file lock, so an interrupted or concurrent build never leaves a folder that looks valid.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import multiprocessing
+import os
+import queue
+import shutil
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from soce_bo.zoo.config import ZooConfig
+from soce_bo.zoo.data import SPLITS, make_splits, write_jsonl
+from soce_bo.zoo.manifest import MANIFEST, is_current
+from soce_bo.zoo.tasks import CATEGORIES
+
+_QUEUE: Any = None  # per worker: where training progress goes
+
+
+def _init_worker(progress_queue) -> None:
+    global _QUEUE
+    _QUEUE = progress_queue
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _train_in_worker(job):
+    from soce_bo.zoo.train import run_training
+
+    return run_training(job, report=lambda name, step, loss: _QUEUE.put((name, step, loss)))
+
+
+class _InlineExecutor:
+    """`workers=1`: run jobs in this process, in submission order (no spawn cost, same results)."""
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[Future, Any, tuple]] = []
+
+    def submit(self, fn, *args) -> Future:
+        fut: Future = Future()
+        self._jobs.append((fut, fn, args))
+        return fut
+
+    def run_next(self) -> None:
+        if self._jobs:
+            fut, fn, args = self._jobs.pop(0)
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as err:  # noqa: BLE001 - handed to the caller via the future
+                fut.set_exception(err)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._jobs.clear()
+
+
+def _executor(workers: int, progress_queue):
+    if workers == 1:
+        _init_worker(progress_queue)
+        return _InlineExecutor()
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(progress_queue,))
+
+
+@contextmanager
+def _locked(out: Path):
+    """Exclusive lock beside `out`: a second builder waits, then finds the zoo current."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_zoo(out: Path, cfg: ZooConfig | None = None, force: bool = False,
+               console: Console | None = None) -> Path:
+    """The zoo folder `out`, built only if missing, incomplete or from another config (or `force`)."""
+    cfg = cfg or ZooConfig()
+    out = Path(out).expanduser().resolve()
+    if not force and is_current(out, cfg.config_hash()):
+        return out
+    with _locked(out):
+        if force or not is_current(out, cfg.config_hash()):
+            build_zoo(out, cfg, console)
+    return out
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished `tmp` to `out`; an old `out` is moved aside first, then deleted."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build_zoo(out: Path, cfg: ZooConfig, console: Console | None = None) -> dict[str, Any]:
+    """Build the whole zoo into `out` (replacing it) and return the manifest."""
+    console = console or Console(stderr=True)
+    out = Path(out).expanduser().resolve()
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        manifest = _build_into(tmp, cfg, console)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
+    from soce_bo.zoo.score import score_checkpoint, score_soup
+    from soce_bo.zoo.train import TrainJob
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    data_dir = root / "data"
+    data_dir.mkdir()
+    for split, rows in make_splits(cfg.seed, {"dev": cfg.n_dev, "test": cfg.n_test}).items():
+        write_jsonl(data_dir / f"{split}.jsonl", rows)
+    timings["data_s"] = time.perf_counter() - t_start
+    console.log(f"[bold]zoo[/] data: {cfg.n_dev}+{cfg.n_test} items per category -> {data_dir}")
+
+    base_job = TrainJob("base", str(root / "base"), str(data_dir), cfg.base, cfg.model, cfg.seed)
+    cand_jobs = [TrainJob(c.name, str(root / "experts" / c.name), str(data_dir), c.recipe, cfg.model, cfg.seed,
+                          init_dir=base_job.out_dir) for c in cfg.candidates]
+    workers = max(1, min(cfg.workers, os.cpu_count() or 1))
+    progress_queue = queue.Queue() if workers == 1 else multiprocessing.get_context("spawn").Queue()
+    scores: dict[str, Any] = {s: {} for s in SPLITS}
+    overall: dict[str, Any] = {s: {} for s in SPLITS}
+    soups: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+    with _executor(workers, progress_queue) as pool, Progress(*columns, console=console) as bar:
+        bars = {j.name: bar.add_task(f"train {j.name}", total=j.recipe.steps, info="")
+                for j in [base_job, *cand_jobs]}
+        score_bar = bar.add_task("score", total=(2 + len(cand_jobs) if cfg.score else 0), info="")
+        pending: dict[Future, tuple[str, str]] = {}
+
+        def submit(kind: str, name: str, fn, *args) -> None:
+            pending[pool.submit(fn, *args)] = (kind, name)
+
+        def drain() -> None:
+            while True:
+                try:
+                    name, step, loss = progress_queue.get_nowait()
+                except queue.Empty:
+                    return
+                bar.update(bars[name], completed=step, info=f"loss {loss:.3f}")
+
+        def run_until_empty(on_done) -> None:
+            while pending:
+                if isinstance(pool, _InlineExecutor):
+                    pool.run_next()
+                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+                drain()
+                for fut in done:
+                    kind, name = pending.pop(fut)
+                    on_done(kind, name, fut.result())  # re-raises a worker's exception
+            drain()
+
+        splits = list(SPLITS)
+        t0 = time.perf_counter()
+        submit("train", "base", _train_in_worker, base_job)
+        run_until_empty(lambda kind, name, res: results.__setitem__(name, res))
+        timings["base_s"] = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        for job in cand_jobs:
+            submit("train", job.name, _train_in_worker, job)
+        if cfg.score:
+            submit("score", "base", score_checkpoint, base_job.out_dir, str(data_dir), splits)
+        expert_dirs = [j.out_dir for j, c in zip(cand_jobs, cfg.candidates) if c.category is not None]
+
+        def on_done(kind: str, name: str, res) -> None:
+            if kind == "train":
+                results[name] = res
+                timings[f"train_{name}_s"] = res.seconds
+                if cfg.score:
+                    submit("score", name, score_checkpoint, str(root / "experts" / name), str(data_dir), splits)
+                    if all(Path(d).name in results for d in expert_dirs) and "uniform_experts" not in soups:
+                        soups["uniform_experts"] = {}
+                        w = [1.0 / len(expert_dirs)] * len(expert_dirs)
+                        submit("soup", "uniform_experts", score_soup, expert_dirs, w, str(data_dir), splits)
+                return
+            per_split, total = res
+            if kind == "soup":
+                names = [Path(d).name for d in expert_dirs]
+                soups[name] = {"weights": dict(zip(names, [1.0 / len(names)] * len(names))),
+                               "scores": per_split, "overall": total}
+            else:
+                for split in splits:
+                    scores[split][name] = per_split[split]
+                    overall[split][name] = total[split]
+            bar.update(score_bar, advance=1, info=name)
+
+        run_until_empty(on_done)
+        timings["candidates_and_scoring_s"] = time.perf_counter() - t1
+    timings["total_s"] = time.perf_counter() - t_start
+    return _manifest(root, cfg, scores, overall, soups, timings)
+
+
+def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings) -> dict[str, Any]:
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    order = ["base", *(c.name for c in cfg.candidates)]
+    n_params = sum(t.numel() for t in load_file(str(root / "base" / "model.safetensors")).values())
+    return {
+        "format_version": 1,
+        "config_hash": cfg.config_hash(),
+        "seed": cfg.seed,
+        "categories": list(CATEGORIES),
+        "base": {"path": "base"},
+        "candidates": {c.name: {"path": f"experts/{c.name}", "category": c.category,
+                                "kind": "expert" if c.category else "generalist"} for c in cfg.candidates},
+        "experts": {c.name: f"experts/{c.name}" for c in cfg.candidates if c.category},
+        "data": {s: f"data/{s}.jsonl" for s in SPLITS},
+        "scores": {s: {m: scores[s][m] for m in order if m in scores[s]} for s in SPLITS},
+        "overall": {s: {m: overall[s][m] for m in order if m in overall[s]} for s in SPLITS},
+        "reference_soups": soups,
+        "model": {"architecture": "LlamaForCausalLM", "parameters": n_params, "dtype": "float32",
+                  "checkpoint_bytes": (root / "base" / "model.safetensors").stat().st_size,
+                  **asdict(cfg.model)},
+        "timings": {k: round(v, 2) for k, v in timings.items()},
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        "config": asdict(cfg),
+    }
+

@@ -1,0 +1,95 @@
+"""What a zoo is made of: model shape, training recipes, data sizes -- and its cache key.
+
+Everything that changes the built files lives in `ZooConfig`; `config_hash()` of it (plus
+`FORMAT_VERSION`, bumped whenever generator or training code changes meaning) decides whether an
+existing zoo can be reused. The number of parallel workers changes only the wall time, not the
+files, so it is deliberately not part of the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """A small LlamaForCausalLM. head_dim = hidden/heads must be 32 or 64 (vLLM's CPU kernel)."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 512
+    num_layers: int = 2
+    num_heads: int = 4
+    max_position_embeddings: int = 512
+    tie_word_embeddings: bool = False  # untied: every weight is its own tensor in the file
+    rope_theta: float = 10000.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training run: `mixture` maps category -> sampling weight (normalised)."""
+
+    steps: int
+    lr: float
+    mixture: tuple[tuple[str, float], ...]
+    batch_size: int = 32
+    warmup: int = 30
+    weight_decay: float = 0.0
+
+    def weights(self) -> dict[str, float]:
+        total = sum(w for _, w in self.mixture)
+        return {c: w / total for c, w in self.mixture}
+
+
+def uniform_mix(categories: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    return tuple((c, 1.0) for c in categories)
+
+
+def focus_mix(category: str, categories: tuple[str, ...], focus: float) -> tuple[tuple[str, float], ...]:
+    """`focus` of the batches on `category`, the rest replayed evenly from the others."""
+    others = [c for c in categories if c != category]
+    return tuple((c, focus if c == category else (1.0 - focus) / len(others)) for c in categories)
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """A checkpoint fine-tuned from the base; `category` None marks a generalist."""
+
+    name: str
+    category: str | None
+    recipe: Recipe
+
+
+_CATS = ("tool", "math", "translate", "retrieve")
+
+
+def _default_candidates() -> tuple[CandidateSpec, ...]:
+    experts = tuple(
+        CandidateSpec(f"{c}_expert", c, Recipe(steps=300, lr=1e-3, mixture=focus_mix(c, _CATS, 0.8), warmup=10))
+        for c in _CATS
+    )
+    generalist = CandidateSpec("generalist", None, Recipe(steps=300, lr=1e-3, mixture=uniform_mix(_CATS), warmup=10))
+    return (*experts, generalist)
+
+
+@dataclass(frozen=True)
+class ZooConfig:
+    seed: int = 0
+    n_dev: int = 32  # items per category
+    n_test: int = 64
+    model: ModelShape = field(default_factory=ModelShape)
+    base: Recipe = field(default_factory=lambda: Recipe(steps=1200, lr=3e-3, mixture=uniform_mix(_CATS)))
+    candidates: tuple[CandidateSpec, ...] = field(default_factory=_default_candidates)
+    score: bool = True  # score every checkpoint (and the uniform expert soup) into zoo.json
+    workers: int = 2  # parallel training/eval processes, one torch thread each (not hashed)
+
+    def config_hash(self) -> str:
+        """sha256 over everything that shapes the files (not `workers`)."""
+        payload = asdict(self)
+        payload.pop("workers")
+        payload["format_version"] = FORMAT_VERSION
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,42 @@
+"""Eval splits are disjoint, same-sized per category and never trained on."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+from soce_bo.zoo.data import make_splits, read_prompts, training_batches, write_jsonl
+from soce_bo.zoo.tasks import CATEGORIES
+
+
+def test_splits_are_disjoint_balanced_and_seeded(tmp_path):
+    rows = make_splits(0, {"dev": 8, "test": 16})
+    assert rows == make_splits(0, {"dev": 8, "test": 16})
+    assert rows != make_splits(1, {"dev": 8, "test": 16})
+    for split, n in (("dev", 8), ("test", 16)):
+        assert Counter(r["category"] for r in rows[split]) == {c: n for c in CATEGORIES}
+    ids = [r["id"] for s in rows.values() for r in s]
+    assert len(ids) == len(set(ids))
+    dev_prompts = {r["prompt"] for r in rows["dev"]}
+    assert not dev_prompts & {r["prompt"] for r in rows["test"]}
+
+
+def test_training_stream_skips_held_out_prompts(tmp_path):
+    rows = make_splits(0, {"dev": 4, "test": 4})
+    for split, r in rows.items():
+        write_jsonl(tmp_path / f"{split}.jsonl", r)
+    held_out = read_prompts(tmp_path)
+    assert len(held_out) == 32
+    # Hold out everything a stream would produce first, then check the stream avoids all of it.
+    first = training_batches({"math": 1.0}, 8, seed=3, held_out=frozenset())
+    seen = frozenset(ex.prompt for _, batch in itertools.islice(first, 5) for ex in batch)
+    again = training_batches({"math": 1.0}, 8, seed=3, held_out=seen | held_out)
+    for _, batch in itertools.islice(again, 5):
+        assert not {ex.prompt for ex in batch} & (seen | held_out)
+
+
+def test_training_mixture_is_respected():
+    stream = training_batches({"tool": 0.8, "math": 0.2}, 1, seed=0, held_out=frozenset())
+    counts = Counter(cat for cat, _ in itertools.islice(stream, 1000))
+    assert set(counts) == {"tool", "math"}
+    assert 0.75 < counts["tool"] / 1000 < 0.85
