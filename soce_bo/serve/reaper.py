@@ -48,7 +48,8 @@ def main(argv: list[str]) -> int:
             os.killpg(0, signal.SIGKILL)  # stragglers in the group, and this process
             return 1 if code is None else code
     if code < 0:  # died by a signal: die by the same one
-        signal.signal(-code, signal.SIG_DFL)
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):  # those cannot be handled anyway
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
         time.sleep(1)
     return code
