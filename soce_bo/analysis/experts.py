@@ -6,6 +6,7 @@ The paper gives no tie rule; ours is deterministic and stated in `select_experts
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ import numpy as np
 from soce_bo.analysis.correlation import category_correlation, cluster_categories, low_correlation_set
 from soce_bo.analysis.scores import ScoreTable
 from soce_bo.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["tau", "cluster"]
 TIE_TOLERANCE = 1e-12
@@ -93,6 +96,24 @@ def select_experts(
     return tuple(Expert(model=m, categories=tuple(cats)) for m, cats in won.items())
 
 
+def drop_uninformative(table: ScoreTable) -> tuple[ScoreTable, tuple[str, ...]]:
+    """Remove categories on which every model scores the same (their correlation is undefined).
+
+    Such a category cannot name an expert (every model ties), so SoCE has nothing to learn from
+    it; small dev splits produce them (e.g. a skill no candidate has yet). They are reported in
+    `Analysis.settings["uninformative"]` and still count in the search objective.
+    """
+    flat = tuple(c for j, c in enumerate(table.categories) if np.ptp(table.scores[:, j]) == 0)
+    if not flat or len(flat) >= len(table.categories) - 1:
+        return table, ()  # nothing to drop, or nothing would be left: category_correlation explains
+    keep = [j for j, c in enumerate(table.categories) if c not in flat]
+    log.warning("%s: every model scores the same on %s; left out of the correlation analysis",
+                table.source, list(flat))
+    n = {c: v for c, v in table.n.items() if c not in flat} if table.n else table.n
+    return ScoreTable(models=table.models, categories=tuple(table.categories[j] for j in keep),
+                      scores=table.scores[:, keep], n=n, source=table.source), flat
+
+
 def analyze(
     table: ScoreTable,
     mode: Mode = "tau",
@@ -116,6 +137,7 @@ def analyze(
     """
     if mode not in ("tau", "cluster"):
         raise ConfigError(f"analysis.mode must be 'tau' or 'cluster', got {mode!r}")
+    table, uninformative = drop_uninformative(table)
     rho = category_correlation(table)
     cats = table.categories
     low = low_correlation_set(rho, cats, tau)
@@ -137,7 +159,7 @@ def analyze(
     cand = tuple(candidates) if candidates is not None else table.models
     experts = select_experts(table, groups, cand)
     settings = {"linkage": linkage, "n_clusters": n_clusters, "distance_threshold": distance_threshold,
-                "source": table.source}
+                "source": table.source, "uninformative": list(uninformative)}
     return Analysis(mode=mode, models=table.models, categories=cats, correlation=rho, tau=tau,
                     low_corr=low, clusters=clusters, groups=groups, candidates=cand,
                     experts=experts, settings=settings)

@@ -9,6 +9,7 @@ for prompt-format models (verified in the notes: 0.03 s import instead of 2.5 s)
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import tempfile
@@ -49,12 +50,41 @@ def _bfcl() -> types.SimpleNamespace:
     )
 
 
+# Node types bfcl's decoder may `eval`: constant arithmetic only. Pow is left out (2**10**10 hangs).
+_SAFE_ARITHMETIC = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub, ast.Mult, ast.Div,
+                    ast.FloorDiv, ast.Mod, ast.USub, ast.UAdd)
+
+
+def refuse_executable(text: str) -> None:
+    """Raise ValueError if bfcl's decoder would execute code from `text`.
+
+    bfcl's Python decoder `eval`s arithmetic arguments (`x=3*4`) and lambda bodies -- and with them
+    any call inside (`x=open(...).write(...) + 1` would run). Model output is untrusted, so such
+    text counts as undecodable (score 0, like any malformed output); constant arithmetic still
+    decodes exactly as in bfcl.
+    """
+    body = text.strip("`\n ")
+    body = ("" if body.startswith("[") else "[") + body + ("" if body.endswith("]") else "]")
+    try:
+        tree = ast.parse(body.strip().strip("'"), mode="eval")
+    except SyntaxError:
+        return  # bfcl's own parse fails the same way, without executing anything
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda) or (
+            isinstance(node, ast.BinOp) and not all(isinstance(n, _SAFE_ARITHMETIC) for n in ast.walk(node))
+        ):
+            raise ValueError(f"refusing to decode executable argument {ast.unparse(node)[:60]!r}")
+
+
 def decode_python_calls(text: str, language: str = "python") -> list[dict[str, dict[str, Any]]]:
     """Decode a model's `[f(a=1), g(b='x')]` (or bare `f(a=1)`) into bfcl's `[{f: {a: 1}}, ...]`.
 
     Raises ValueError when the text is not a decodable list of calls, as bfcl's own decoder does
-    (its exceptions vary: SyntaxError, AssertionError, AttributeError... -- we unify them).
+    (its exceptions vary: SyntaxError, AssertionError, AttributeError... -- we unify them), and
+    for text the decoder would execute (`refuse_executable`).
     """
+    if language.lower() == "python":
+        refuse_executable(text)
     b = _bfcl()
     fmt = {"python": b.ReturnFormat.PYTHON, "java": b.ReturnFormat.JAVA,
            "javascript": b.ReturnFormat.JAVASCRIPT}[language.lower()]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from soce_bo.evaluate.backend import GenerationBackend
-from soce_bo.evaluate.benchmark import Benchmark, CategoryScore, Item, macro_sem, summarize
+from soce_bo.evaluate.backend import GenerationBackend, Progress as ProgressFn
+from soce_bo.evaluate.benchmark import Benchmark, CategoryScore, GenRequest, Item, macro_sem, summarize
 
 
 @dataclass
@@ -34,6 +36,29 @@ class EvalResult:
         return out
 
 
+class Episode(Protocol):
+    """A multi-step item (e.g. a BFCL multi-turn conversation): requests depend on earlier replies."""
+
+    def next_request(self) -> GenRequest | None: ...
+    def observe(self, completion: str) -> None: ...
+    def score(self) -> float: ...
+
+
+def run_episodes(episodes: Sequence[Episode], backend: GenerationBackend, progress: ProgressFn | None = None) -> None:
+    """Advance all episodes to their end, one batched backend call per step across live episodes."""
+    active = list(episodes)
+    while active:
+        pending = [(episode, episode.next_request()) for episode in active]
+        pending = [(episode, request) for episode, request in pending if request is not None]
+        if pending:
+            completions = backend.generate([request for _, request in pending])
+            for (episode, _), completion in zip(pending, completions, strict=True):
+                episode.observe(completion)
+        if progress is not None:
+            progress(len(active) - len(pending))  # episodes that just finished
+        active = [episode for episode, _ in pending]
+
+
 def evaluate_items(
     benchmark: Benchmark,
     backend: GenerationBackend,
@@ -41,20 +66,36 @@ def evaluate_items(
     show_progress: bool = True,
     description: str = "evaluating",
 ) -> EvalResult:
-    """Generate for every item (the backend batches/concurrently sends them), score, aggregate."""
-    requests = [benchmark.request(it) for it in items]
+    """Generate for every item (the backend batches/concurrently sends them), score, aggregate.
+
+    Benchmarks with multi-step items (optional methods `is_multi_step(item)` and
+    `start_episode(item) -> Episode`, e.g. BFCL multi-turn) get those run as batched episodes.
+    """
+    is_multi = getattr(benchmark, "is_multi_step", None)
+    multi = {i for i, it in enumerate(items) if is_multi is not None and is_multi(it)}
+    single = [i for i in range(len(items)) if i not in multi]
+    completions = [""] * len(items)
+    scores = [0.0] * len(items)
     t0 = time.perf_counter()
-    if show_progress:
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task(description, total=len(requests))
-            completions = backend.generate(requests, progress=lambda k: bar.advance(task, k))
-    else:
-        completions = backend.generate(requests)
+    with contextlib.ExitStack() as stack:
+        advance = None
+        if show_progress:
+            bar = stack.enter_context(Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                transient=True))
+            task = bar.add_task(description, total=len(items))
+            advance = lambda k: bar.advance(task, k)  # noqa: E731
+        outs = backend.generate([benchmark.request(items[i]) for i in single], progress=advance) if single else []
+        for i, text in zip(single, outs, strict=True):
+            completions[i] = text
+        episodes = [benchmark.start_episode(items[i]) for i in sorted(multi)]  # type: ignore[attr-defined]
+        run_episodes(episodes, backend, advance)
     t1 = time.perf_counter()
-    scores = [benchmark.score(it, c) for it, c in zip(items, completions, strict=True)]
+    for i in single:
+        scores[i] = benchmark.score(items[i], completions[i])
+    for i, episode in zip(sorted(multi), episodes, strict=True):
+        scores[i] = episode.score()
+        completions[i] = repr(getattr(episode, "responses", ""))
     t2 = time.perf_counter()
     per_cat = summarize([it.category for it in items], scores)
     ordered = {c: per_cat[c] for c in benchmark.categories() if c in per_cat}

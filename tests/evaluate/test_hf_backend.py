@@ -35,7 +35,8 @@ def tiny_dir(tmp_path_factory):
 def test_find_stop_matches_vllm_rule():
     assert find_stop("abc\nd", 2, ["\n"]) == 3
     assert find_stop("abc\nd", 1, ["\n"]) is None  # the stop was in text already checked
-    assert find_stop("xxENDyy", 3, ["END"]) is None
+    assert find_stop("xxENDyy", 2, ["END"]) is None
+    assert find_stop("xxENDyy", 3, ["END"]) == 2  # the new "D" completes the stop
     assert find_stop("xxEND", 1, ["END"]) == 2
     assert find_stop("ab", 1, ["zz", "b"]) == 1
     assert find_stop("abc", 1, []) is None

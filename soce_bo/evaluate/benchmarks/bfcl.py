@@ -101,26 +101,8 @@ def load_entries(category: str) -> list[dict[str, Any]]:
     return entries
 
 
-_ARITHMETIC = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
-
-
 def decode_calls(text: str, language: str = "python") -> list[dict[str, dict[str, Any]]]:
-    """bfcl's prompt-mode decoder, refusing output it would execute.
-
-    bfcl's Python decoder `eval`s arithmetic arguments (`x=3*4`) -- and with them any call inside
-    (`x=open(...).write(...) + 1` runs). Such text is treated as undecodable (score 0, as for any
-    malformed output); pure constant arithmetic still decodes exactly as in bfcl.
-    """
-    if language == "python":
-        body = text.strip("`\n ")
-        body = ("" if body.startswith("[") else "[") + body + ("" if body.endswith("]") else "]")
-        try:
-            tree = ast.parse(body.strip().strip("'"), mode="eval")
-        except SyntaxError:
-            tree = None  # bfcl's own parse fails the same way below
-        for node in ast.walk(tree) if tree is not None else ():
-            if isinstance(node, ast.BinOp) and not all(isinstance(n, _ARITHMETIC) for n in ast.walk(node)):
-                raise ValueError(f"refusing to decode executable argument {ast.unparse(node)[:60]!r}")
+    """bfcl's prompt-mode decoder; refuses output it would execute (see bfcl_ast.refuse_executable)."""
     return decode_python_calls(text, language)
 
 

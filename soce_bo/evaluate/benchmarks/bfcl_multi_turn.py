@@ -33,7 +33,7 @@ from soce_bo.evaluate.backend import GenerationBackend
 from soce_bo.evaluate.benchmark import GenRequest, Item, macro_sem, summarize
 from soce_bo.evaluate.benchmarks.bfcl import BFCLBenchmark, decode_calls
 from soce_bo.evaluate.benchmarks.bfcl_prompt import first_turn_messages, hinted_functions
-from soce_bo.evaluate.runner import EvalResult
+from soce_bo.evaluate.runner import EvalResult, run_episodes
 
 
 @cache
@@ -183,20 +183,6 @@ class MultiTurnEpisode:
         space = _bfcl_mt()[0].__dict__
         for key in [k for k in space if k.startswith(self.model_name)]:
             del space[key]
-
-
-def run_episodes(episodes: Sequence[Any], backend: GenerationBackend) -> None:
-    """Advance episodes (objects with next_request() -> GenRequest | None and observe(text)) to
-    their end, one batched backend call per conversation step across all live episodes."""
-    active = list(episodes)
-    while active:
-        pending = [(episode, episode.next_request()) for episode in active]
-        pending = [(episode, request) for episode, request in pending if request is not None]
-        if pending:
-            completions = backend.generate([request for _, request in pending])
-            for (episode, _), completion in zip(pending, completions, strict=True):
-                episode.observe(completion)
-        active = [episode for episode, _ in pending]
 
 
 def evaluate_bfcl(bench: BFCLBenchmark, backend: GenerationBackend, items: Sequence[Item]) -> EvalResult:

@@ -1,0 +1,173 @@
+"""Shared plumbing of the bench scripts: CLI flags, machine facts, result files, tables, timers.
+
+Every script writes one JSON file with a top-level `summary` (its headline figures), the raw
+measurements, and `meta` (machine, load average during the run, command, quick or full), so the
+numbers in BENCHMARKS.md can always be traced back to a file and a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+QUICK_RESULTS = RESULTS / "quick"
+
+
+def single_thread_torch() -> None:
+    """One intra-op thread: stable timings on a shared 2-core box (and what the tools use)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None,
+               extra: Iterable[tuple[str, dict]] = ()) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats: a smoke run of seconds")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results folder (default bench/results, or bench/results/quick with --quick)")
+    for flag, kwargs in extra:
+        parser.add_argument(flag, **kwargs)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = QUICK_RESULTS if args.quick else RESULTS
+    return args
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    import psutil
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "available_gib_at_start": round(psutil.virtual_memory().available / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": list(os.getloadavg()),
+    }
+
+
+class LoadSampler:
+    """Samples the 1-minute load average in the background: how busy the shared box was."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.samples: list[float] = []
+        self._every = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._stop.wait(self._every)
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict[str, float]:
+        s = self.samples or [os.getloadavg()[0]]
+        return {"min": min(s), "median": statistics.median(s), "max": max(s), "n": len(s)}
+
+
+def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool, started: float,
+                 load: LoadSampler | None = None) -> Path:
+    """Write <out_dir>/<name>.json atomically with `meta` added; returns the path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "summary": payload.pop("summary"),
+        **payload,
+        "meta": {
+            "name": name,
+            "quick": quick,
+            "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", f"bench.{name}",
+                                                         *sys.argv[1:]]),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_s": round(time.time() - started, 1),
+            "machine": machine_info(),
+            "loadavg_1min_during_run": load.summary() if load else None,
+            "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+        },
+    }
+    path = out_dir / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for row in rows:
+        table.add_row(*(fmt(v) for v in row))
+    Console(width=160).print(table)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "nan"
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+        return f"{value:.2e}"
+    return str(value)
+
+
+def median(values: Iterable[float]) -> float:
+    vals = [v for v in values if v is not None and v == v]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def console_log(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).log(message)

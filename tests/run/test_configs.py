@@ -1,0 +1,51 @@
+"""Every experiment config composes (the `--cfg job` check), including the SLURM preset."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+
+
+def test_there_are_paper_experiments():
+    assert {"demo", "bfcl_8b", "bfcl_70b", "mgsm_7b"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes(experiment: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("run", overrides=[f"+experiment={experiment}"])
+    assert cfg.experiment_name == experiment
+    assert set(cfg.search) == {"uniform", "grid", "greedy", "random", "cmaes", "bo"}
+    assert cfg.benchmark._target_.startswith("soce_bo.evaluate.benchmarks.")
+    assert cfg.splits.select != cfg.splits.report
+
+
+def test_paper_experiments_use_gpu_servers_and_slurm():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("run", overrides=["+experiment=bfcl_70b"], return_hydra_config=True)
+    assert cfg.server.device == "cuda" and cfg.server.tensor_parallel_size == 8
+    assert cfg.cluster.name == "slurm"
+    assert "submitit" in cfg.hydra.launcher._target_.lower()
+
+
+@pytest.mark.parametrize("experiment", ["demo", "bfcl_70b"])
+def test_cfg_job_cli(experiment: str):
+    """What a user types: `python -m soce_bo.run +experiment=X --cfg job` prints the config, exit 0."""
+    out = subprocess.run([sys.executable, "-m", "soce_bo.run", f"+experiment={experiment}", "--cfg", "job"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"experiment_name: {experiment}" in out.stdout
+
+
+def test_missing_model_is_one_clear_error(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "soce_bo.run", "+experiment=bfcl_8b", "cluster=local",
+                          "dry_run=true", f"run_dir={tmp_path}", f"pool.candidates.CoALM-8B.path={tmp_path}/nope"],
+                         capture_output=True, text=True, timeout=120, env={"MODELS_DIR": str(tmp_path),
+                                                                           "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2
+    assert "error: pool candidate" in out.stderr and "does not exist" in out.stderr
