@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What:  start N soce_bo evaluation servers on this machine, each pinned to its own CPU core (CPU)
 #        or GPU, each registering its URL in RUN_DIR/servers/ so a driver can use them:
-#          python -m soce_bo.run +experiment=demo server.url_dir=RUN_DIR/servers
+#          python -m soce_bo.run +experiment=demo servers.url_dir=RUN_DIR/servers
 # Where: any machine with the venv (`make install`); loopback only.
 # How long: ~20-40 s until every server answers /health; they run until Ctrl-C (which stops all).
 # Usage: runners/local.sh RUN_DIR N MODEL_DIR [MODEL_DIR ...]

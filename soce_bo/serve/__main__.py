@@ -43,6 +43,7 @@ def main(cfg: DictConfig) -> None:
                     swap = client.apply(weights)
                     line += f", soup applied in {swap.wall_s * 1e3:.0f} ms"
             print(line + f"; log {server.log_path})", flush=True)
+        registered = register(cfg.register_dir, servers.urls)
         print("serving; Ctrl-C to stop", flush=True)
         try:
             while True:
@@ -51,6 +52,26 @@ def main(cfg: DictConfig) -> None:
                 time.sleep(1.0)
         except KeyboardInterrupt:
             log.info("stopping %d server(s)", len(servers))
+        finally:
+            for path in registered:
+                path.unlink(missing_ok=True)
+
+
+def register(register_dir: str | None, urls: list[str]) -> list[Path]:
+    """Write one `<host>-<port>.url` file per ready server, so a driver elsewhere can find it
+    (`python -m soce_bo.run ... servers.url_dir=DIR`); written atomically, removed at shutdown."""
+    if not register_dir:
+        return []
+    folder = Path(register_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for url in urls:
+        name = url.split("://", 1)[-1].replace(":", "-").replace("/", "")
+        tmp = folder / f".{name}.tmp"
+        tmp.write_text(url + "\n")
+        tmp.replace(folder / f"{name}.url")
+        paths.append(folder / f"{name}.url")
+    return paths
 
 
 def _pool_alias(argv: list[str]) -> list[str]:

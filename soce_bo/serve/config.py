@@ -72,6 +72,8 @@ class ServerConfig:
         values["env"] = {str(k): str(v) for k, v in (values.get("env") or {}).items()}
         if isinstance(values.get("cpu_bind"), (list, tuple)):
             values["cpu_bind"] = [str(b) for b in values["cpu_bind"]]
+        elif isinstance(values.get("cpu_bind"), int):  # `server.cpu_bind=1` from the command line
+            values["cpu_bind"] = str(values["cpu_bind"])
         out = cls(**values)
         out.validate()
         return out

@@ -82,3 +82,10 @@ def test_free_port_is_bindable():
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_integer_cpu_bind_from_command_line_is_a_core_string():
+    from soce_bo.serve.config import ServerConfig
+
+    cfg = ServerConfig.from_mapping({"cpu_bind": 1, "kv_cache_memory_bytes": 1 << 27})
+    assert cfg.cpu_bind == "1"
