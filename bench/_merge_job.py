@@ -1,9 +1,12 @@
-"""One merge in a fresh process, so its peak RSS is its own: `python -m bench._merge_job SPEC_JSON`.
+"""A merge worker process for one tool: `python -m bench._merge_job TOOL`, one job per stdin line.
 
-SPEC: {"tool": "soce" | "mergekit" | "bound", "models": [...], "weights": [...], "out": DIR,
-"check": [tensor names to compare with a float64 reference]}. Prints one JSON line:
-seconds (the merge call), seconds_durable (+ fsync of the output where the tool does not do it),
-rss_base_bytes (after imports), rss_peak_bytes (ru_maxrss), out_bytes, and the error stats.
+Each (size, K) gets fresh workers, so the first job is a *cold* merge (first in its process, as
+with the mergekit-yaml CLI) and its peak RSS is that merge's own; later jobs are *warm* repeats
+(as mergekit-evolve or a long-lived process calls the merge). A job is a JSON line
+{"models": [...], "weights": [...], "out": DIR, "out_bytes": N, "check": [tensor names]};
+the answer is one line "RESULT {json}": seconds (the merge call), seconds_durable (+ fsync of
+the output where the tool does not fsync itself), rss_base_bytes (after imports),
+rss_peak_bytes (ru_maxrss, read before the error check), out_bytes, and the error stats.
 
 The copy bound ("bound") reads every source file once with read() (page cache -> user buffer,
 the cheapest way to see all input bytes) and writes one file of the output's size, fsynced
@@ -36,6 +39,12 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads: the work done, whatever the contention."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def fsync_tree(root: Path) -> None:
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         fd = os.open(file, os.O_RDONLY)
@@ -55,28 +64,18 @@ def tensor_bytes(root: Path) -> int:
 
 
 def run_soce(spec: dict) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
     from soce_bo.soup.write import soup_to_disk
 
-    base = vm_rss()
     t0 = time.perf_counter()
     soup_to_disk(spec["models"], spec["weights"], spec["out"], dtype="float32", progress=False)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "seconds_durable": seconds, "rss_base_bytes": base, "rss_peak_bytes": peak_rss()}
+    return {"seconds": seconds, "seconds_durable": seconds, "rss_peak_bytes": peak_rss()}
 
 
 def run_mergekit(spec: dict) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
-    import logging
-
     from mergekit.config import MergeConfiguration
     from mergekit.merge import MergeOptions, run_merge
 
-    logging.disable(logging.WARNING)
     config = MergeConfiguration.model_validate({
         "merge_method": "linear", "dtype": "float32", "out_dtype": "float32",
         "parameters": {"normalize": False},
@@ -86,14 +85,12 @@ def run_mergekit(spec: dict) -> dict:
     # Offline-safe options (notes/bfcl_and_install.md section 9); everything else at its default.
     options = MergeOptions(write_model_card=False, copy_tokenizer=False, quiet=True,
                            **spec.get("mergekit_options", {}))
-    base = vm_rss()
     t0 = time.perf_counter()
     run_merge(config, str(spec["out"]), options)
     seconds = time.perf_counter() - t0
     peak = peak_rss()
     fsync_tree(Path(spec["out"]))  # mergekit does not fsync; soce_bo does: compare durable times too
-    return {"seconds": seconds, "seconds_durable": time.perf_counter() - t0, "rss_base_bytes": base,
-            "rss_peak_bytes": peak}
+    return {"seconds": seconds, "seconds_durable": time.perf_counter() - t0, "rss_peak_bytes": peak}
 
 
 def run_bound(spec: dict) -> dict:
@@ -101,7 +98,6 @@ def run_bound(spec: dict) -> dict:
     out_size = spec["out_bytes"]
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    base = vm_rss()
     t0 = time.perf_counter()
     read = 0
     for file in files:
@@ -118,7 +114,42 @@ def run_bound(spec: dict) -> dict:
         os.fsync(fh.fileno())
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "seconds_durable": seconds, "read_seconds": t_read, "bytes_read": read,
-            "rss_base_bytes": base, "rss_peak_bytes": peak_rss()}
+            "rss_peak_bytes": peak_rss()}
+
+
+def run_breakdown(spec: dict) -> dict:
+    """soce_bo's parts timed one at a time: validation, the fp32 mix alone (iter_soup, output
+    dropped), SHA-256 of the output's bytes (the manifest), and a plain write + fsync of them."""
+    import hashlib
+
+    from soce_bo.soup.mix import iter_soup
+    from soce_bo.soup.validate import validate_pool
+
+    parts = {}
+    t0 = time.perf_counter()
+    pool = validate_pool(spec["models"], spec["weights"])
+    parts["validate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _name, _tensor in iter_soup(pool, spec["weights"]):
+        pass
+    parts["mix"] = time.perf_counter() - t0
+    buf = memoryview(bytearray(CHUNK))
+    t0 = time.perf_counter()
+    digest = hashlib.sha256()
+    for offset in range(0, spec["out_bytes"], CHUNK):
+        digest.update(buf[:min(CHUNK, spec["out_bytes"] - offset)])
+    parts["sha256"] = time.perf_counter() - t0
+    out = Path(spec["out"])
+    out.mkdir(parents=True)
+    t0 = time.perf_counter()
+    with open(out / "model.safetensors", "wb", buffering=0) as fh:
+        left = spec["out_bytes"]
+        while left > 0:
+            left -= fh.write(buf[:min(CHUNK, left)])
+        os.fsync(fh.fileno())
+    parts["write_fsync"] = time.perf_counter() - t0
+    return {"parts": parts, "seconds": sum(parts.values()), "seconds_durable": sum(parts.values()),
+            "rss_peak_bytes": peak_rss()}
 
 
 def check_error(spec: dict) -> dict:
@@ -148,13 +179,39 @@ def check_error(spec: dict) -> dict:
             "checked_tensors": len(spec["check"]), "checked_values": int(count)}
 
 
+def setup(tool: str) -> None:
+    """Imports (and their memory) happen before the base RSS is read and before any timing."""
+    if tool == "bound":
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    if tool == "soce":
+        import soce_bo.soup.write  # noqa: F401
+    else:
+        import logging
+
+        import mergekit.merge  # noqa: F401
+
+        logging.disable(logging.WARNING)
+
+
 def main() -> None:
-    spec = json.loads(sys.argv[1])
-    result = {"soce": run_soce, "mergekit": run_mergekit, "bound": run_bound}[spec["tool"]](spec)
-    result["out_bytes"] = tensor_bytes(Path(spec["out"]))
-    if spec.get("check") and spec["tool"] != "bound":
-        result.update(check_error(spec))
-    print("RESULT " + json.dumps(result), flush=True)
+    tool = sys.argv[1]
+    run = {"soce": run_soce, "mergekit": run_mergekit, "bound": run_bound}[tool]
+    setup(tool)
+    base = vm_rss()
+    for job, line in enumerate(sys.stdin):
+        spec = json.loads(line)
+        try:
+            cpu0 = cpu_seconds()
+            result = run_breakdown(spec) if spec.get("breakdown") else run(spec)
+            result.update(job=job, cpu_seconds=cpu_seconds() - cpu0, rss_base_bytes=base, out_bytes=tensor_bytes(Path(spec["out"])))
+            if spec.get("check") and tool != "bound":
+                result.update(check_error(spec))
+        except Exception as err:  # reported to the parent, which stops the bench with it
+            result = {"error": f"{type(err).__name__}: {err}"}
+        print("RESULT " + json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import statistics
 import sys
 import threading
@@ -31,6 +32,13 @@ RESULTS = REPO / "bench" / "results"
 QUICK_RESULTS = RESULTS / "quick"
 
 
+def zoo_dir() -> Path:
+    """The tiny zoo, built on first use: $SOCE_ZOO_DIR or artifacts/zoo (as `make zoo` and the tests)."""
+    from soce_bo.zoo.build import ensure_zoo
+
+    return ensure_zoo(Path(os.environ.get("SOCE_ZOO_DIR", REPO / "artifacts" / "zoo")))
+
+
 def single_thread_torch() -> None:
     """One intra-op thread: stable timings on a shared 2-core box (and what the tools use)."""
     import torch
@@ -47,6 +55,8 @@ def parse_args(description: str, argv: Sequence[str] | None = None,
     for flag, kwargs in extra:
         parser.add_argument(flag, **kwargs)
     args = parser.parse_args(argv)
+    # SIGTERM -> SystemExit, so `finally` blocks remove temp checkpoints and stop servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.out is None:
         args.out = QUICK_RESULTS if args.quick else RESULTS
     return args

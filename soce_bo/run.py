@@ -311,7 +311,10 @@ def _take(items: list[Item], limit: int | None) -> list[Item]:
     return take(items, limit)
 
 
-@hydra.main(config_path="../conf", config_name="run", version_base="1.3")
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+@hydra.main(config_path=CONF_DIR, config_name="run", version_base="1.3")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     warnings.filterwarnings("ignore", message=".*Pandas4Warning.*")
@@ -324,4 +327,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    # Call the importable copy (soce_bo.run), not this __main__ one: submitit launchers pickle the
+    # task function, and __main__ functions are pickled by value with their globals (rich Console).
+    from soce_bo.run import main as _main
+
+    _main()

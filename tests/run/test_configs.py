@@ -49,3 +49,14 @@ def test_missing_model_is_one_clear_error(tmp_path):
                                                                            "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2
     assert "error: pool candidate" in out.stderr and "does not exist" in out.stderr
+
+
+def test_multirun_over_seeds_with_submitit_local(tmp_path):
+    """`-m ... hydra/launcher=submitit_local` runs one job per seed (dry_run keeps it cheap)."""
+    out = subprocess.run([sys.executable, "-m", "soce_bo.run", "-m", "+experiment=demo", "dry_run=true",
+                          "seed=0,1", "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path}"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for job in ("0", "1"):
+        cfg = (tmp_path / job / "config.yaml").read_text()
+        assert f"seed: {job}" in cfg

@@ -1,0 +1,88 @@
+"""Q4 BO overhead: seconds per suggestion of `soce_bo.search.bo.BayesOpt` vs K and completed trials.
+
+For each K and n, a fresh BayesOpt (one torch thread) observes its K + 1 seeds (the experts
+alone and the uniform soup) and n - (K + 1) random soups of a synthetic objective
+(`bench.synthetic`), then `suggest(1)` is timed `reps` times (each suggestion is observed before
+the next, so the GP is refit on n, n + 1, ... trials). A suggestion = Ax fitting the GP plus
+optimising qLogNEI under the simplex constraint. n < K + 1 is not measurable: BO suggests its
+K + 1 seeds before the GP takes over. Two acquisition settings: Ax's defaults (`acqf: null`)
+and the CPU-cheap one of conf/experiment/demo.yaml.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, write_result
+from bench.synthetic import SimplexObjective
+
+CHEAP_ACQF = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
+SETTINGS = {"cheap": CHEAP_ACQF, "default": None}
+
+
+def time_suggestions(k: int, n: int, acqf: dict | None, reps: int, seed: int = 0) -> list[float]:
+    from soce_bo.search.bo import BayesOpt
+    from soce_bo.search.simplex import to_simplex
+
+    fn = SimplexObjective(k, seed)
+    bo = BayesOpt(fn.experts, budget=n + reps, seed=seed, acqf=acqf, torch_threads=1)
+    for weights in bo.suggest(k + 1):  # the seeds
+        bo.observe(weights, fn(weights))
+    rng = np.random.default_rng([seed, k, n])
+    for _ in range(n - (k + 1)):
+        weights = to_simplex(fn.experts, rng.dirichlet(np.ones(k)))
+        bo.observe(weights, fn(weights))
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        (weights,) = bo.suggest(1)
+        times.append(time.perf_counter() - t0)
+        bo.observe(weights, fn(weights))
+    return times
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(__doc__.splitlines()[0], argv)
+    single_thread_torch()
+    started = time.time()
+    ks, ns, reps = ([2, 3], [5], 1) if args.quick else ([2, 3, 4, 6, 8], [5, 10, 20, 40], 2)
+    settings = {"cheap": CHEAP_ACQF} if args.quick else SETTINGS
+    from soce_bo.search.bo import quiet_ax
+
+    quiet_ax()
+    time_suggestions(2, 3, CHEAP_ACQF, 1)  # one-time costs (lazy imports, first GP fit) out of the table
+
+    rows = []
+    with LoadSampler() as load:
+        for setting, acqf in settings.items():
+            for k in ks:
+                for n in ns:
+                    if n < k + 1:
+                        rows.append({"setting": setting, "k": k, "n": n, "seconds": None,
+                                     "note": f"n < K + 1 = {k + 1} seed trials"})
+                        continue
+                    times = time_suggestions(k, n, acqf, reps)
+                    rows.append({"setting": setting, "k": k, "n": n, "seconds": median(times), "all": times})
+                    console_log(f"bo_overhead {setting} K={k} n={n}: {median(times):.2f} s")
+    print_table("BO seconds per suggestion (1 torch thread)", ["setting", "K", "n trials", "s / suggestion"],
+                [[r["setting"], r["k"], r["n"], r["seconds"]] for r in rows])
+    per_k = {s: {str(k): median(r["seconds"] for r in rows if r["setting"] == s and r["k"] == k and r["seconds"])
+                 for k in ks} for s in settings}
+    summary = {
+        "seconds_per_suggestion": per_k,
+        "statistic": "per setting and K: median over n in " + str(ns) + " of the median of " + str(reps)
+                     + " timed suggestions",
+        "max_seconds": {s: max(r["seconds"] for r in rows if r["setting"] == s and r["seconds"]) for s in settings},
+        "acqf": {s: a for s, a in settings.items()},
+    }
+    path = write_result("bo_overhead", {"summary": summary, "rows": rows, "method": __doc__},
+                        args.out, args.quick, started, load)
+    console_log(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

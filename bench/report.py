@@ -1,0 +1,232 @@
+"""Render BENCHMARKS.md from bench/results/*.json (+ the hand-written bench/analysis.md).
+
+Numbers only ever come from the result files; the analysis file holds the explanations of goal
+misses, which need a person (it names the run it was written for, so a stale one shows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, fmt
+
+ANALYSIS = REPO / "bench" / "analysis.md"
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(fmt(v) if not isinstance(v, str) else v for v in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _met(flag: bool | None) -> str:
+    return "-" if flag is None else ("**met**" if flag else "**missed**")
+
+
+def _origin(data: dict) -> str:
+    m = data["meta"]
+    load = m.get("loadavg_1min_during_run") or {}
+    return (f"*`{m['command']}`, finished {m['finished']}, {m['wall_s']:.0f} s, 1-min load average "
+            f"{load.get('min', float('nan')):.1f}-{load.get('max', float('nan')):.1f} (median "
+            f"{load.get('median', float('nan')):.1f}) on {m['machine']['nproc']} cores.*")
+
+
+def merge_section(d: dict) -> str:
+    s = d["summary"]
+    rows = [[r["size"], r["k"], r["out_gb"], r["seconds"]["soce"]["warm"], r["seconds"]["mergekit"]["warm"],
+             r["seconds"]["bound"]["warm"], r["out_gb_per_s"]["soce"], r["speedup_vs_mergekit"],
+             r["speedup_vs_mergekit_cold"], r["speedup_vs_mergekit_no_fsync"], r["fraction_of_bound"],
+             r["rss_above_base_gb"]["soce"], r["rss_above_base_gb"]["mergekit"],
+             r["error"]["soce"]["max_abs_err"], r["error"]["mergekit"]["max_abs_err"]] for r in d["configs"]]
+    text = [
+        "## 1. Streaming merge (`merge.json`)", _origin(d), "",
+        "soce_bo `soup_to_disk` vs mergekit 0.1.5 `run_merge` (linear, fp32, in-process) vs the copy bound "
+        "(read the K sources + write and fsync one output). Times are medians of warm repeats in fresh "
+        "per-config worker processes, tools interleaved; mergekit's time includes an fsync of its output "
+        "(soce_bo fsyncs before its atomic rename), `x mk no-fsync` leaves it out, `x mk cold` is the first "
+        "merge in a fresh process. RSS+ = peak RSS above the worker's RSS after imports (first merge). "
+        "Error = max |soup - float64 soup| over embeddings, lm_head, norms, first and last layer.", "",
+        _table(["size", "K", "out GB", "soce s", "mergekit s", "bound s", "soce GB/s", "x mergekit", "x mk cold",
+                "x mk no-fsync", "of bound", "RSS+ soce GB", "RSS+ mk GB", "err soce", "err mk"], rows), "",
+        f"Summary ({s['statistic']}): speedup vs mergekit median **{s['speedup_vs_mergekit']['median']:.2f}x** "
+        f"(min {s['speedup_vs_mergekit']['min']:.2f}, at {s['largest']} {s['speedup_vs_mergekit']['at_largest']:.2f}; "
+        f"cold {s['speedup_vs_mergekit_cold']['median']:.2f}x); fraction of the copy bound median "
+        f"**{s['fraction_of_bound']['median']:.0%}** (at {s['largest']} {s['fraction_of_bound']['at_largest']:.0%}). "
+        f"Goals: >= {s['goals']['speedup_vs_mergekit']}x mergekit {_met(s['goals_met']['speedup_vs_mergekit'])}, "
+        f">= {s['goals']['fraction_of_bound']:.0%} of bound {_met(s['goals_met']['fraction_of_bound'])}.",
+    ]
+    if s.get("skipped"):
+        text.append("Skipped: " + "; ".join(f"{x['size']} K={x['k']} ({x['reason']})" for x in s["skipped"]) + ".")
+    if d.get("breakdown"):
+        b = d["breakdown"]
+        text.append("\nWhere soce_bo's time goes (" + b["config"] + ", warm, same run): "
+                    + ", ".join(f"{k} {v:.2f} s" for k, v in b["seconds"].items()) + ".")
+    return "\n".join(text)
+
+
+def swap_section(d: dict) -> str:
+    s = d["summary"]
+    rows = [[r["size"], r["model_bytes"] / 1e6, r["swap_wall_median_s"], r["swap_apply_median_s"],
+             r["restart_median_s"], r["speedup_vs_restart"], r["mix_gb_per_s"], r["fraction_of_copy_bound"]]
+            for r in d["sizes"]]
+    return "\n".join([
+        "## 2. Soup swap (`swap.json`)", _origin(d), "",
+        "`client.apply(weights)` on a live server (RPC + in-worker mix + `reload_weights` + fingerprint check + "
+        "prefix-cache reset) vs `soup_to_disk` + a fresh `SoupServer` until /health. K = 3, fp32 engine. "
+        "Mix GB/s = (K + 1) x model bytes / worker mix+reload seconds; copy bound = the same bytes at the "
+        "measured single-thread memory-copy bandwidth "
+        f"({s['memory_copy_gb_per_s']['start']:.1f} GB/s moved).", "",
+        _table(["size", "model MB", "swap s", "mix+reload s", "restart s", "x restart", "mix GB/s", "of copy bound"], rows),
+        "", f"Summary ({s['statistic']}): speedup vs restart min **{s['speedup_vs_restart']['min']:.0f}x**, median "
+        f"{s['speedup_vs_restart']['median']:.0f}x. Goal >= {s['goal']:.0f}x at every size: {_met(s['goal_met_all_sizes'])}.",
+    ])
+
+
+def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> str:
+    s = d["summary"]
+    rows = []
+    for group, agg in d["groups"].items():
+        for name in ("bo", "grid", "random", "greedy", "cmaes"):
+            r = agg[name]["reach"]
+            rows.append([group, name, agg[name]["n_trials_median"], r["half_sem"]["fraction_within_20"],
+                         r["half_sem"]["median_evals"], r["zero"]["fraction_within_20"],
+                         agg[name]["incumbent_gap_to_grid_best_median"]])
+    zoo = [p for p in d["problems"] if p["kind"] == "zoo"]
+    zoo_note = ""
+    if zoo:
+        z = zoo[0]
+        zoo_note = (f"Zoo: experts {', '.join(z['experts'])}, {z['dev_items']} dev items, "
+                    f"{max(p['fresh_evaluations'] for p in zoo)} distinct soups evaluated through one server "
+                    f"for all strategies and {len(zoo)} seeds; grid best (dev) {z['grid_best_true']:.4f}.")
+    return "\n".join([
+        "## 3. Search efficiency (`search.json`, `results/search_curves.png`)", _origin(d), "",
+        "Strategies through `run_search` with their default configs (bo/random/cmaes 20 trials; BO's include "
+        f"its K + 1 seeds; greedy 2K - 1; grid the full SoCE grid). BO acquisition: `{json.dumps(s['bo_acqf'])}`, "
+        "one torch thread. Reach = the best true value among the first 20 trials is within tol of the grid's "
+        "best true value, tol = 0.5 x the SEM of one observation at the grid's best soup (strict: tol = 0). "
+        "`pick - grid best` = true value of the best-observed trial at the end minus the grid's best true value "
+        "(median over seeds).", "",
+        _table(["problem", "strategy", "trials", "reach <= 20", "median evals", "reach <= 20 (tol 0)",
+                "pick - grid best"], rows), "",
+        zoo_note,
+        f"Summary over {s['cases']['total']} cases ({s['cases']['synthetic']} synthetic, {s['cases']['zoo']} zoo): "
+        f"BO reaches the grid's best within 20 evaluations in **{s['bo_reaches_grid_best_fraction']:.0%}** "
+        f"(strict {s['bo_reaches_grid_best_fraction_strict']:.0%}); BO at 20 beats the full grid's pick in "
+        f"{s['bo_at_20_beats_full_grid_fraction']:.0%} (ties or beats {s['bo_at_20_ties_or_beats_full_grid_fraction']:.0%}) "
+        f"and CMA-ES at 20 in {s['bo_beats_cmaes_at_20_fraction']:.0%} (ties or beats "
+        f"{s['bo_ties_or_beats_cmaes_at_20_fraction']:.0%}). Goal >= {s['goal']:.0%}: {_met(s['goal_met'])}.",
+        "`median evals` is inf when fewer than half of the seeds reached the grid's best at all.",
+        "", f"![best-so-far curves]({figure})",
+    ])
+
+
+def bo_section(d: dict) -> str:
+    s = d["summary"]
+    ks = sorted({r["k"] for r in d["rows"]})
+    ns = sorted({r["n"] for r in d["rows"]})
+    lines = ["## 4. BO overhead (`bo_overhead.json`)", _origin(d), "",
+             "Seconds per `BayesOpt.suggest(1)` (GP fit + acquisition optimisation), one torch thread, "
+             "after n completed trials (n < K + 1 is not measurable: the seeds come first).", ""]
+    for setting in s["seconds_per_suggestion"]:
+        rows = [[f"K={k}"] + [next((r["seconds"] for r in d["rows"] if r["setting"] == setting and r["k"] == k
+                                     and r["n"] == n), None) for n in ns] for k in ks]
+        acqf = s["acqf"][setting]
+        lines += [f"**{setting}** (`acqf: {json.dumps(acqf) if acqf else 'null (Ax defaults)'}`)", "",
+                  _table(["K"] + [f"n={n}" for n in ns], rows), ""]
+    lines.append(f"Summary ({s['statistic']}): " + "; ".join(
+        f"{setting}: " + ", ".join(f"K={k} {v:.2f} s" for k, v in per.items())
+        for setting, per in s["seconds_per_suggestion"].items()) + ".")
+    return "\n".join(lines)
+
+
+def throughput_section(d: dict) -> str:
+    s = d["summary"]
+    return "\n".join([
+        "## 5. Generation throughput (`throughput.json`)", _origin(d), "",
+        "Zoo test split, uniform soup of the demo's three experts, greedy, fp32. HF = `HFBackend` "
+        "(batch 64, one torch thread); vLLM = `SoupServer` + `client.generate` (worker bound to one core; "
+        "prefix cache reset before each pass).", "",
+        _table(["backend", "items/s", "mean item score"],
+               [["HF", s["items_per_s"]["hf"], d["mean_item_score"]["hf"]],
+                ["vLLM", s["items_per_s"]["vllm"], d["mean_item_score"]["vllm"]]]), "",
+        f"vLLM / HF = **{s['vllm_over_hf']:.1f}x**; identical outputs {s['identical_outputs']}/{s['items']} "
+        f"({s['statistic']}).",
+    ])
+
+
+SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_section,
+            "bo_overhead": bo_section, "throughput": throughput_section}
+
+
+def headline_rows(data: dict[str, dict]) -> list[list[str]]:
+    rows = []
+    if "merge" in data:
+        s = data["merge"]["summary"]
+        rows.append(["merge: speedup vs mergekit (median)", f"{s['speedup_vs_mergekit']['median']:.2f}x", ">= 2x",
+                     _met(s["goals_met"]["speedup_vs_mergekit"])])
+        rows.append(["merge: fraction of copy bound (median)", f"{s['fraction_of_bound']['median']:.0%}", ">= 60 %",
+                     _met(s["goals_met"]["fraction_of_bound"])])
+    if "swap" in data:
+        s = data["swap"]["summary"]
+        rows.append(["swap: speedup vs restart (min over sizes)", f"{s['speedup_vs_restart']['min']:.0f}x",
+                     ">= 100x", _met(s["goal_met_all_sizes"])])
+    if "search" in data:
+        s = data["search"]["summary"]
+        rows.append(["search: BO reaches grid best within 20", f"{s['bo_reaches_grid_best_fraction']:.0%}",
+                     ">= 80 %", _met(s["goal_met"])])
+    if "bo_overhead" in data:
+        s = data["bo_overhead"]["summary"]["seconds_per_suggestion"]
+        rows.append(["BO s/suggestion (cheap acqf, per K)", ", ".join(f"{k}: {v:.2f}" for k, v in s["cheap"].items()),
+                     "-", "-"])
+    if "throughput" in data:
+        s = data["throughput"]["summary"]
+        rows.append(["throughput: vLLM / HF", f"{s['vllm_over_hf']:.1f}x "
+                     f"({s['identical_outputs']}/{s['items']} identical)", "-", "-"])
+    return rows
+
+
+def render(results: Path, run: dict[str, Any], target_dir: Path = REPO) -> str:
+    data = {name: d for name in SECTIONS if (d := _load(results, name)) is not None}
+    m, load = run["machine"], run["load"]
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Generated by `{run['command']}` (started {run['started']}, {run['wall_s'] / 60:.1f} min). "
+        "Every ratio below was measured side by side in one run on the machine below, which was shared with "
+        "other work (see the load average): absolute times are noisy, ratios of interleaved runs much less so."
+        + (" **Quick mode: smoke-test sizes, not the benchmark numbers.**" if run["quick"] else ""),
+        "",
+        "## Machine",
+        "",
+        _table(["cores (nproc)", "CPU", "RAM GiB", "Python", "1-min load avg during run (min / median / max)"],
+               [[str(m["nproc"]), m["cpu_model"], str(m["ram_gib"]), m["python"],
+                 f"{load['min']:.1f} / {load['median']:.1f} / {load['max']:.1f}"]]),
+        "",
+        "Threads: OMP_NUM_THREADS=1, torch.set_num_threads(1) everywhere; the vLLM worker is bound to core 0.",
+        "",
+        "## Headlines",
+        "",
+        _table(["question", "measured", "goal", ""], headline_rows(data)),
+        "",
+        "Status of this run: " + ", ".join(f"{n} exit {s['exit_code']} ({s['wall_s']:.0f} s)" for n, s in run["status"].items())
+        + ".",
+    ]
+    stale = [n for n in data if n not in run["status"]]
+    if stale:
+        parts.append(f"Not rerun in this invocation (older files): {', '.join(stale)}.")
+    figure = os.path.relpath(results / "search_curves.png", target_dir)
+    for name, section in SECTIONS.items():
+        if name in data:
+            parts += ["", section(data[name], figure) if name == "search" else section(data[name])]
+    if ANALYSIS.is_file():
+        parts += ["", ANALYSIS.read_text().strip()]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,364 @@
+"""Q3 search efficiency: bo, grid, random, greedy, cmaes on the tiny zoo and on synthetic objectives.
+
+Every strategy runs through `soce_bo.search.run_search` (the real scheduler, one evaluator, a
+fresh ledger per run) with the settings of conf/search/*.yaml: bo/random/cmaes budget 20 (BO's
+20 include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid the full
+SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6). BO uses the CPU-cheap
+acquisition {raw_samples: 256, num_restarts: 8, n_burnin: 500, n_thinning: 4} (as
+conf/experiment/demo.yaml) and one torch thread.
+
+(a) zoo: the SoCE-selected experts of the tiny zoo (analysis tau = 0.5 on zoo.json's dev scores,
+as `make demo`), scored on the dev split through ONE live vLLM server. A cache makes every
+distinct soup cost one evaluation across all strategies and seeds. Greedy decoding on a fixed
+split is deterministic, so the dev score is the "true" value here.
+(b) synthetic: `bench.synthetic.SimplexObjective`, K = 3, 4, 6, 10 problem seeds each
+(strategy seed = problem seed), n = 100 items per category, true values known.
+
+"Reaching the grid's best": the best TRUE value among a strategy's first n soups is within tol of
+the best true value on the whole grid; tol = 0.5 x the binomial SEM of one observation of the
+objective at the grid's best soup (differences below that are not resolvable by one dev
+evaluation); the strict tol = 0 is reported too. "Beats": the true value of the soup the strategy
+would pick (its best OBSERVED trial, as `SearchRun.best()`) is higher.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import (LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, zoo_dir,
+                          write_result)
+
+CHEAP_ACQF = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
+STRATEGIES = ("bo", "grid", "random", "greedy", "cmaes")
+BUDGET = 20
+GOAL = 0.8
+
+
+def make_strategy(name: str, experts: list[str], seed: int, budget: int = BUDGET):
+    if name == "bo":
+        from soce_bo.search.bo import BayesOpt
+
+        return BayesOpt(experts, budget=budget, seed=seed, acqf=CHEAP_ACQF, torch_threads=1)
+    if name == "grid":
+        from soce_bo.search.grid import GridSearch
+
+        return GridSearch(experts, seed=seed)
+    if name == "random":
+        from soce_bo.search.random_search import RandomSearch
+
+        return RandomSearch(experts, budget=budget, seed=seed)
+    if name == "greedy":
+        from soce_bo.search.greedy import GreedySoup
+
+        return GreedySoup(experts)
+    if name == "cmaes":
+        from soce_bo.search.cmaes import CMAES
+
+        return CMAES(experts, budget=budget, seed=seed)
+    raise ValueError(name)
+
+
+class CachedEvaluator:
+    """Each distinct soup (`weights_key`) is evaluated once; counts the fresh evaluations."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.cache: dict = {}
+        self.fresh = 0
+
+    def __call__(self, weights: Mapping[str, float]):
+        from soce_bo.search.simplex import weights_key
+
+        key = weights_key(weights)
+        if key not in self.cache:
+            self.cache[key] = self.fn(dict(weights))
+            self.fresh += 1
+        return self.cache[key]
+
+
+def run_strategy(name: str, experts: list[str], seed: int, evaluator: Callable, truth: Callable,
+                 workdir: Path, budget: int = BUDGET) -> dict[str, Any]:
+    """One strategy run -> its trials as (weights, observed, true) in trial order, plus timing."""
+    from soce_bo.search import Ledger, run_search
+
+    t0 = time.perf_counter()
+    strategy = make_strategy(name, experts, seed, budget)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{name}_{seed}_", dir=workdir))
+    run = run_search(strategy, [evaluator], Ledger(run_dir / "ledger.jsonl"), state_dir=run_dir, progress=False)
+    trials = []
+    for rec in sorted(run.records, key=lambda r: r.trial):
+        obs = rec.result.objective if not rec.result.failed else math.nan
+        trials.append({"weights": {k: v for k, v in rec.weights.items() if v}, "observed": obs,
+                       "true": truth(rec.weights)})
+    return {"strategy": name, "seed": seed, "trials": trials, "seconds": time.perf_counter() - t0}
+
+
+def curves(trials: list[dict]) -> dict[str, list[float]]:
+    """Running best observed, true value of the incumbent (best observed so far), best true so far."""
+    best_obs, inc_true, best_true = -math.inf, math.nan, -math.inf
+    out: dict[str, list[float]] = {"best_observed": [], "incumbent_true": [], "best_true": []}
+    for t in trials:
+        if t["observed"] > best_obs:  # strict: ties keep the earlier trial, as SearchRun.best()
+            best_obs, inc_true = t["observed"], t["true"]
+        best_true = max(best_true, t["true"])
+        out["best_observed"].append(best_obs)
+        out["incumbent_true"].append(inc_true)
+        out["best_true"].append(best_true)
+    return out
+
+
+def evals_to_reach(best_true: list[float], target: float) -> int | None:
+    return next((i + 1 for i, v in enumerate(best_true) if v >= target - 1e-12), None)
+
+
+def score_problem(runs: dict[str, dict], grid_best: float, tols: Mapping[str, float]) -> dict[str, Any]:
+    """Per-strategy reach/incumbent numbers of one problem (one K and seed)."""
+    out: dict[str, Any] = {"grid_best_true": grid_best, "tol": dict(tols), "strategies": {}}
+    for name, run in runs.items():
+        c = curves(run["trials"])
+        n = len(run["trials"])
+        at20 = min(BUDGET, n) - 1
+        out["strategies"][name] = {
+            "n_trials": n,
+            "evals_to_reach": {t: evals_to_reach(c["best_true"], grid_best - tol) for t, tol in tols.items()},
+            "incumbent_true_final": c["incumbent_true"][-1],
+            "incumbent_true_at_20": c["incumbent_true"][at20],
+            "best_true_final": c["best_true"][-1],
+            "curves": c,
+            "seconds": run["seconds"],
+        }
+    s = out["strategies"]
+    bo20 = s["bo"]["incumbent_true_at_20"]
+    out["bo_beats_grid"] = bo20 > s["grid"]["incumbent_true_final"] + 1e-12
+    out["bo_ties_or_beats_grid"] = bo20 >= s["grid"]["incumbent_true_final"] - 1e-12
+    out["bo_beats_cmaes"] = bo20 > s["cmaes"]["incumbent_true_at_20"] + 1e-12
+    out["bo_ties_or_beats_cmaes"] = bo20 >= s["cmaes"]["incumbent_true_at_20"] - 1e-12
+    return out
+
+
+# ---- (b) synthetic -----------------------------------------------------------------------
+def quiet() -> None:
+    """GP fits on a handful of points warn about jitter; harmless, but it buries the tables."""
+    import warnings
+
+    warnings.filterwarnings("ignore", module="linear_operator")
+    warnings.filterwarnings("ignore", module="botorch")
+    from soce_bo.search.bo import quiet_ax
+
+    quiet_ax()
+
+
+def synthetic_problem(k: int, seed: int, budget: int = BUDGET) -> dict[str, Any]:
+    """All strategies on one synthetic problem (runs in a worker process)."""
+    single_thread_torch()
+    from bench.synthetic import SimplexObjective
+
+    quiet()
+    fn = SimplexObjective(k, seed)
+    evaluator = CachedEvaluator(fn)
+    with tempfile.TemporaryDirectory(prefix="soce_bench_search_") as tmp:
+        runs = {name: run_strategy(name, fn.experts, seed, evaluator, fn.true_value, Path(tmp), budget)
+                for name in STRATEGIES}
+    grid_pts = [t["weights"] for t in runs["grid"]["trials"]]
+    best_grid = max(grid_pts, key=fn.true_value)
+    grid_best = fn.true_value(best_grid)
+    tols = {"half_sem": 0.5 * fn.objective_sem(best_grid), "zero": 0.0}
+    res = score_problem(runs, grid_best, tols)
+    res.update(kind="synthetic", k=k, seed=seed, optimum_true=fn.optimum(), fresh_evaluations=evaluator.fresh)
+    return res
+
+
+# ---- (a) the tiny zoo through one live server --------------------------------------------
+def zoo_experts(zoo: Path) -> tuple[list[str], dict[str, Path]]:
+    """The experts `make demo` would pick: analysis tau = 0.5 on the zoo's dev score table."""
+    import json
+
+    from soce_bo.analysis.experts import analyze
+    from soce_bo.analysis.scores import ScoreTable
+
+    manifest = json.loads((zoo / "zoo.json").read_text())
+    candidates = {n: zoo / c["path"] for n, c in manifest["candidates"].items()}
+    table = ScoreTable.from_mapping({n: manifest["scores"]["dev"][n] for n in candidates}, source="zoo.json dev")
+    return analyze(table, mode="tau", tau=0.5, candidates=list(candidates)).expert_names, candidates
+
+
+def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[dict[str, Any]]:
+    from soce_bo.evaluate.benchmarks.zoo import ZooBenchmark
+    from soce_bo.run import SoupEvaluator
+    from soce_bo.serve.config import ServerConfig
+    from soce_bo.serve.server import SoupServer
+    quiet()
+    zoo = zoo_dir()
+    experts, candidates = zoo_experts(zoo)
+    paths = [candidates[e] for e in experts]
+    bench = ZooBenchmark(zoo / "data")
+    items = bench.load("dev")
+    results = []
+    with SoupServer(paths[0], ServerConfig()) as server, server.client() as client:
+        console_log(f"search zoo: server up in {server.startup_s:.0f} s; experts {experts}, {len(items)} dev items")
+        client.load_pool(paths)
+        evaluator = CachedEvaluator(SoupEvaluator(client, experts, bench, items, "mean"))
+        truth_cache = evaluator.cache
+
+        def truth(weights: Mapping[str, float]) -> float:
+            from soce_bo.search.simplex import weights_key
+
+            return truth_cache[weights_key(weights)].objective  # deterministic dev score
+
+        shared = {name: run_strategy(name, experts, 0, evaluator, truth, workdir) for name in ("grid", "greedy")}
+        for seed in seeds:
+            runs = {name: run_strategy(name, experts, seed, evaluator, truth, workdir, budget)
+                    for name in ("bo", "random", "cmaes")}
+            # grid: same points for every seed, only the (seeded) order differs; replayed from the cache
+            runs["grid"] = run_strategy("grid", experts, seed, evaluator, truth, workdir) if seed else shared["grid"]
+            runs["greedy"] = shared["greedy"]  # deterministic
+            grid_best = max(t["true"] for t in runs["grid"]["trials"])
+            grid_best_trial = max(runs["grid"]["trials"], key=lambda t: t["true"])
+            sem = evaluator.cache[_key(grid_best_trial["weights"])].sem
+            res = score_problem(runs, grid_best, {"half_sem": 0.5 * sem, "zero": 0.0})
+            res.update(kind="zoo", k=len(experts), seed=seed, experts=experts, fresh_evaluations=evaluator.fresh,
+                       dev_items=len(items))
+            results.append(res)
+            console_log(f"search zoo seed {seed}: {evaluator.fresh} distinct soups evaluated so far")
+    return results
+
+
+def _key(weights: Mapping[str, float]):
+    from soce_bo.search.simplex import weights_key
+
+    return weights_key(weights)
+
+
+# ---- report ------------------------------------------------------------------------------
+def aggregate(problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fractions and medians over problems, per strategy and overall."""
+    out: dict[str, Any] = {}
+    for name in STRATEGIES:
+        runs = [p["strategies"][name] for p in problems]
+        reach = {}
+        for tol in ("half_sem", "zero"):
+            ev = [r["evals_to_reach"][tol] for r in runs]
+            within = [e is not None and e <= BUDGET for e in ev]
+            reach[tol] = {"fraction_within_20": float(np.mean(within)),
+                          "fraction_ever": float(np.mean([e is not None for e in ev])),
+                          "median_evals": median(e if e is not None else math.inf for e in ev)}
+        out[name] = {"reach": reach, "incumbent_gap_to_grid_best_median": median(
+            r["incumbent_true_final"] - p["grid_best_true"] for r, p in zip(runs, problems)),
+            "n_trials_median": median(r["n_trials"] for r in runs)}
+    out["bo_beats_grid_fraction"] = float(np.mean([p["bo_beats_grid"] for p in problems]))
+    out["bo_ties_or_beats_grid_fraction"] = float(np.mean([p["bo_ties_or_beats_grid"] for p in problems]))
+    out["bo_beats_cmaes_fraction"] = float(np.mean([p["bo_beats_cmaes"] for p in problems]))
+    out["bo_ties_or_beats_cmaes_fraction"] = float(np.mean([p["bo_ties_or_beats_cmaes"] for p in problems]))
+    out["cases"] = len(problems)
+    return out
+
+
+def plot(problems: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[dict]] = {}
+    for p in problems:
+        groups.setdefault(f"{p['kind']} K={p['k']}", []).append(p)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), squeeze=False)
+    for ax, (label, probs) in zip(axes[0], sorted(groups.items())):
+        xmax = 40
+        for name in STRATEGIES:
+            gaps = [np.array(p["strategies"][name]["curves"]["incumbent_true"]) - p["grid_best_true"] for p in probs]
+            n = min(max(len(g) for g in gaps), xmax)
+            padded = np.array([np.pad(g[:n], (0, n - len(g[:n])), mode="edge") for g in gaps])
+            ax.plot(np.arange(1, n + 1), padded.mean(axis=0), label=name, lw=1.6)
+        ax.axhline(0.0, color="k", lw=0.8, ls=":")
+        ax.axvline(BUDGET, color="grey", lw=0.8, ls="--")
+        ax.set_title(f"{label} ({len(probs)} seeds)")
+        ax.set_xlabel("evaluations (trials)")
+        ax.set_ylabel("incumbent true value - grid best")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(__doc__.splitlines()[0], argv, extra=[
+        ("--no-zoo", {"action": "store_true", "help": "skip part (a) (it starts a vLLM server)"}),
+        ("--zoo-only", {"action": "store_true", "help": "only part (a)"}),
+        ("--workers", {"type": int, "default": 2, "help": "processes for the synthetic problems"})])
+    single_thread_torch()
+    started = time.time()
+    ks, seeds, zoo_seeds = ([3], [0], []) if args.quick else ([3, 4, 6], list(range(10)), [0, 1, 2])
+    budget = 8 if args.quick else BUDGET  # quick: a smoke run (BO: 4 seeds + 4 GP suggestions)
+    if args.quick:
+        args.workers = 1
+    if args.no_zoo:
+        zoo_seeds = []
+    if args.zoo_only:
+        ks, zoo_seeds = [], zoo_seeds or [0]
+    problems: list[dict[str, Any]] = []
+    with LoadSampler() as load:
+        if zoo_seeds:
+            with tempfile.TemporaryDirectory(prefix="soce_bench_zoo_") as tmp:
+                problems += zoo_problems(zoo_seeds, Path(tmp), budget)
+        jobs = [(k, s) for k in ks for s in seeds]
+        if args.workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(args.workers) as pool:
+                futures = [pool.submit(synthetic_problem, k, s, budget) for k, s in jobs]
+                for (k, s), fut in zip(jobs, futures):
+                    problems.append(fut.result())
+                    console_log(f"search synthetic K={k} seed {s} done")
+        else:
+            for k, s in jobs:
+                problems.append(synthetic_problem(k, s, budget))
+                console_log(f"search synthetic K={k} seed {s} done")
+    synthetic = [p for p in problems if p["kind"] == "synthetic"]
+    zoo = [p for p in problems if p["kind"] == "zoo"]
+    by_group = {f"{kind} K={k}": aggregate([p for p in problems if p["kind"] == kind and p["k"] == k])
+                for kind, k in sorted({(p["kind"], p["k"]) for p in problems})}
+    rows = []
+    for group, agg in by_group.items():
+        for name in STRATEGIES:
+            r = agg[name]["reach"]
+            rows.append([group, name, agg[name]["n_trials_median"], r["half_sem"]["fraction_within_20"],
+                         r["half_sem"]["median_evals"], r["zero"]["fraction_within_20"], r["zero"]["median_evals"],
+                         agg[name]["incumbent_gap_to_grid_best_median"]])
+    print_table("search: reaching the grid's best (true value); tol = 0.5 SEM and 0",
+                ["problem", "strategy", "trials", "reach<=20 (tol)", "median evals (tol)", "reach<=20 (0)",
+                 "median evals (0)", "pick - grid best"], rows)
+    overall = aggregate(problems)
+    bo_reach = overall["bo"]["reach"]["half_sem"]["fraction_within_20"]
+    summary = {
+        "bo_reaches_grid_best_fraction": bo_reach,
+        "bo_reaches_grid_best_fraction_strict": overall["bo"]["reach"]["zero"]["fraction_within_20"],
+        "bo_reaches_grid_best_fraction_synthetic": aggregate(synthetic)["bo"]["reach"]["half_sem"]["fraction_within_20"] if synthetic else None,
+        "bo_reaches_grid_best_fraction_zoo": aggregate(zoo)["bo"]["reach"]["half_sem"]["fraction_within_20"] if zoo else None,
+        "bo_at_20_beats_full_grid_fraction": overall["bo_beats_grid_fraction"],
+        "bo_at_20_ties_or_beats_full_grid_fraction": overall["bo_ties_or_beats_grid_fraction"],
+        "bo_beats_cmaes_at_20_fraction": overall["bo_beats_cmaes_fraction"],
+        "bo_ties_or_beats_cmaes_at_20_fraction": overall["bo_ties_or_beats_cmaes_fraction"],
+        "median_evals_to_reach_grid_best": {n: overall[n]["reach"]["half_sem"]["median_evals"] for n in STRATEGIES},
+        "cases": {"total": len(problems), "synthetic": len(synthetic), "zoo": len(zoo)},
+        "goal": GOAL, "goal_met": bo_reach >= GOAL,
+        "bo_acqf": CHEAP_ACQF,
+        "definition": "reach = best true value among the first 20 trials >= grid best true value - 0.5 SEM "
+                      "(strict: - 0); beats = true value of the best-observed trial",
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(problems, args.out / "search_curves.png")
+    payload = {"summary": summary, "groups": by_group, "problems": problems, "method": __doc__}
+    path = write_result("search", payload, args.out, args.quick, started, load)
+    console_log(f"wrote {path} and {args.out / 'search_curves.png'}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

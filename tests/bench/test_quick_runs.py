@@ -1,0 +1,83 @@
+"""Every bench question runs end to end in --quick mode and writes a sane result file.
+
+The quick runs use smoke-test sizes, so only properties that must hold at any size are
+asserted (soups exact to fp32 rounding, a swap beats a restart, vLLM matches HF, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bench import run_all
+
+
+def _load(out, name):
+    data = json.loads((out / f"{name}.json").read_text())
+    assert data["meta"]["quick"] is True and "summary" in data
+    return data
+
+
+@pytest.fixture(scope="module")
+def cpu_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench_quick")
+    assert run_all.main(["--quick", "--only", "merge,bo_overhead,search", "--out", str(out)]) == 0
+    return out
+
+
+def test_unknown_question_is_refused(tmp_path, capsys):
+    assert run_all.main(["--quick", "--only", "merge,nope", "--out", str(tmp_path)]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_merge_quick(cpu_results):
+    s = _load(cpu_results, "merge")["summary"]
+    assert s["max_abs_err"]["soce"] < 1e-6 and s["max_abs_err"]["mergekit"] < 1e-6  # fp32 soup of fp32 experts
+    assert s["speedup_vs_mergekit"]["median"] > 0 and s["fraction_of_bound"]["median"] > 0
+    assert s["peak_rss_above_base_over_expert_size"]["soce"] > 0
+
+
+@pytest.mark.slow
+def test_bo_overhead_quick(cpu_results):
+    data = _load(cpu_results, "bo_overhead")
+    per_k = data["summary"]["seconds_per_suggestion"]["cheap"]
+    assert set(per_k) == {"2", "3"} and all(0 < v < 120 for v in per_k.values())
+
+
+@pytest.mark.slow
+def test_search_quick(cpu_results):
+    data = _load(cpu_results, "search")
+    s = data["summary"]
+    assert 0.0 <= s["bo_reaches_grid_best_fraction"] <= 1.0
+    assert s["bo_reaches_grid_best_fraction_strict"] <= s["bo_reaches_grid_best_fraction"]
+    for problem in data["problems"]:
+        grid = problem["strategies"]["grid"]
+        assert grid["n_trials"] == 37  # the full SoCE grid at K = 3
+        assert grid["best_true_final"] == pytest.approx(problem["grid_best_true"])  # the grid reaches itself
+        for run in problem["strategies"].values():
+            best = run["curves"]["best_true"]
+            assert all(b <= a + 1e-12 for a, b in zip(best[1:], best))  # best-so-far never drops
+    assert (cpu_results / "search_curves.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_report_renders_every_question_run(cpu_results):
+    text = (cpu_results / "BENCHMARKS.md").read_text()
+    assert "Quick mode" in text
+    for heading in ("## Machine", "## 1. Streaming merge", "## 3. Search efficiency", "## 4. BO overhead"):
+        assert heading in text
+    assert "nan" not in text.split("## Headlines")[1].split("##")[0]
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_swap_and_throughput_quick(tmp_path):
+    assert run_all.main(["--quick", "--only", "swap,throughput", "--out", str(tmp_path)]) == 0
+    swap = _load(tmp_path, "swap")["summary"]
+    assert swap["speedup_vs_restart"]["min"] > 10  # ms-scale swap vs a 10+ s engine start
+    thr = _load(tmp_path, "throughput")["summary"]
+    assert thr["all_identical"], "vLLM and HF greedy outputs differ on the same soup"
+    assert math.isfinite(thr["vllm_over_hf"]) and thr["vllm_over_hf"] > 0
