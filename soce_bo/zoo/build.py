@@ -38,6 +38,10 @@ def _init_worker(progress_queue) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # our rich bars say it; tqdm lines would garble them
+    transformers.utils.logging.set_verbosity_error()
 
 
 def _train_in_worker(job):

@@ -20,7 +20,7 @@ class ModelShape:
     """A small LlamaForCausalLM. head_dim = hidden/heads must be 32 or 64 (vLLM's CPU kernel)."""
 
     hidden_size: int = 128
-    intermediate_size: int = 512
+    intermediate_size: int = 256
     num_layers: int = 2
     num_heads: int = 4
     max_position_embeddings: int = 512
@@ -68,10 +68,10 @@ _CATS = ("tool", "math", "translate", "retrieve")
 
 def _default_candidates() -> tuple[CandidateSpec, ...]:
     experts = tuple(
-        CandidateSpec(f"{c}_expert", c, Recipe(steps=300, lr=1e-3, mixture=focus_mix(c, _CATS, 0.8), warmup=10))
+        CandidateSpec(f"{c}_expert", c, Recipe(steps=400, lr=5e-4, mixture=focus_mix(c, _CATS, 0.7), warmup=20))
         for c in _CATS
     )
-    generalist = CandidateSpec("generalist", None, Recipe(steps=300, lr=1e-3, mixture=uniform_mix(_CATS), warmup=10))
+    generalist = CandidateSpec("generalist", None, Recipe(steps=400, lr=5e-4, mixture=uniform_mix(_CATS), warmup=20))
     return (*experts, generalist)
 
 
@@ -81,7 +81,7 @@ class ZooConfig:
     n_dev: int = 32  # items per category
     n_test: int = 64
     model: ModelShape = field(default_factory=ModelShape)
-    base: Recipe = field(default_factory=lambda: Recipe(steps=1200, lr=3e-3, mixture=uniform_mix(_CATS)))
+    base: Recipe = field(default_factory=lambda: Recipe(steps=1200, lr=1e-3, mixture=uniform_mix(_CATS), warmup=50))
     candidates: tuple[CandidateSpec, ...] = field(default_factory=_default_candidates)
     score: bool = True  # score every checkpoint (and the uniform expert soup) into zoo.json
     workers: int = 2  # parallel training/eval processes, one torch thread each (not hashed)

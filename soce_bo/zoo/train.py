@@ -119,7 +119,7 @@ def run_training(job: TrainJob, report: Any = None) -> TrainResult:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        value = float(loss)
+        value = loss.item()
         smoothed = value if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * value
         if report is not None and (step % 10 == 9 or step == recipe.steps - 1):
             report(job.name, step + 1, smoothed)

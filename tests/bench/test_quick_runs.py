@@ -37,7 +37,7 @@ def test_merge_quick(cpu_results):
     s = _load(cpu_results, "merge")["summary"]
     assert s["max_abs_err"]["soce"] < 1e-6 and s["max_abs_err"]["mergekit"] < 1e-6  # fp32 soup of fp32 experts
     assert s["speedup_vs_mergekit"]["median"] > 0 and s["fraction_of_bound"]["median"] > 0
-    assert s["peak_rss_above_base_over_expert_size"]["soce"] > 0
+    assert s["peak_rss_above_base_over_expert_size"]["soce"]["max"] > 0
 
 
 @pytest.mark.slow

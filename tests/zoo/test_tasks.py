@@ -66,14 +66,14 @@ def test_toy_language_rules():
         assert toy_language.ARTICLES[art] in answer.split()[1:3]
 
 
-def test_retrieve_answer_is_the_value_stored_before_the_queried_key():
+def test_retrieve_answer_is_the_value_of_the_queried_key():
     rng = random.Random(6)
     for _ in range(100):
         ex = sample_example("retrieve", rng)
-        entries = ex.prompt.split("\n")[0].removeprefix("kv: ").split()
-        table = {e[1]: e[0] for e in entries}
-        assert len(table) == len(entries) == ex.meta["n_pairs"]  # keys are distinct
-        assert ex.prompt.endswith(f"key: {ex.meta['key']}") and table[ex.meta["key"]] == ex.answer
+        table, query = ex.prompt.removeprefix("kv: ").split("\nkey: ")
+        entries = {e[0]: e[1] for e in table.split()}
+        assert list(entries) == sorted(entries) and len(entries) == 20
+        assert query == ex.meta["key"] and entries[ex.meta["key"]] == ex.answer
 
 
 def test_tokenizer_is_char_level_with_bos_and_matches_the_training_fast_path():

@@ -12,11 +12,12 @@ from typing import Any
 
 ARTICLES = {"the": "ka", "a": "mu"}
 ADJECTIVES = {"big": "gron", "small": "pel", "red": "rusa", "old": "vey", "happy": "lofi", "blue": "zeni",
-              "fast": "kiro", "quiet": "sumo"}
+              "fast": "kiro", "quiet": "sumo", "young": "nova", "green": "verd", "tall": "alto", "sad": "tris"}
 NOUNS = {"dog": "hundo", "cat": "mika", "bird": "pipa", "fish": "nemo", "man": "toro", "woman": "lina",
-         "child": "bebo", "horse": "kaval", "farmer": "nuso", "king": "reko", "girl": "sila", "boy": "doro"}
+         "child": "bebo", "horse": "kaval", "farmer": "nuso", "king": "reko", "girl": "sila", "boy": "doro",
+         "queen": "rina", "cook": "koko", "wolf": "lupo", "bear": "urso", "doctor": "meda", "baby": "nini"}
 VERBS = {"sees": "vidi", "likes": "amu", "chases": "kuru", "helps": "ayu", "finds": "trova", "calls": "voka",
-         "feeds": "nuti", "follows": "segi"}
+         "feeds": "nuti", "follows": "segi", "hears": "oda", "meets": "renko", "pays": "pagu", "wakes": "vekta"}
 ADJECTIVE_RATE = 0.5
 
 
