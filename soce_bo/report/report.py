@@ -48,7 +48,7 @@ def verdict(results: dict) -> list[str]:
         e = test[label]
         diff = e["objective"] - best_expert["objective"]
         word = "beat" if diff > 0 else ("tied" if diff == 0 else "did NOT beat")
-        lines.append(f"- **{label[5:]}** soup {word} the best single expert ({best_label[7:]}) on "
+        lines.append(f"- **{label[5:]}** soup {word} the best single candidate ({best_label[7:]}) on "
                      f"{results['splits']['report']}: {_pct(e['objective'])} vs "
                      f"{_pct(best_expert['objective'])} ({100 * diff:+.2f} pp; SEM ≈ {_pct(e.get('sem'))}).")
     if "best:bo" in test and "best:grid" in test:

@@ -68,7 +68,7 @@ _CATS = ("tool", "math", "translate", "retrieve")
 
 def _default_candidates() -> tuple[CandidateSpec, ...]:
     experts = tuple(
-        CandidateSpec(f"{c}_expert", c, Recipe(steps=400, lr=5e-4, mixture=focus_mix(c, _CATS, 0.7), warmup=20))
+        CandidateSpec(f"{c}_expert", c, Recipe(steps=400, lr=5e-4, mixture=focus_mix(c, _CATS, 0.5), warmup=20))
         for c in _CATS
     )
     generalist = CandidateSpec("generalist", None, Recipe(steps=400, lr=5e-4, mixture=uniform_mix(_CATS), warmup=20))

@@ -103,7 +103,7 @@ def test_report_rebuilds_from_results(tmp_path: Path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     md = (tmp_path / "report.md").read_text()
-    assert "**bo** soup beat the best single expert" in md
+    assert "**bo** soup beat the best single candidate" in md
     for fig in ("correlation", "best_so_far", "categories", "weights", "ternary"):
         assert (tmp_path / "figures" / f"{fig}.png").stat().st_size > 1000
     assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
