@@ -8,9 +8,10 @@ the answer is one line "RESULT {json}": seconds (the merge call), seconds_durabl
 the output where the tool does not fsync itself), rss_base_bytes (after imports),
 rss_peak_bytes (ru_maxrss, read before the error check), out_bytes, and the error stats.
 
-The copy bound ("bound") reads every source file once with read() (page cache -> user buffer,
-the cheapest way to see all input bytes) and writes one file of the output's size, fsynced
-like soce_bo's shards: what a merge must at least move, with no arithmetic at all.
+The copy bound ("bound") reads every byte of every source file once through a memory map of the
+page cache (a vectorised OR over 8-byte words: no copy, ~25 GB/s on this box; plain read() is
+~5 GB/s because it copies) and then writes one file of the output's size from a buffer, fsynced
+like soce_bo's shards: what a merge must at least move, with no arithmetic to speak of.
 """
 
 from __future__ import annotations
@@ -94,16 +95,22 @@ def run_mergekit(spec: dict) -> dict:
 
 
 def run_bound(spec: dict) -> dict:
+    import mmap
+
+    import numpy as np
+
     files = [f for m in spec["models"] for f in sorted(Path(m).glob("*.safetensors"))]
     out_size = spec["out_bytes"]
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     t0 = time.perf_counter()
     read = 0
-    for file in files:
-        with open(file, "rb", buffering=0) as fh:
-            while n := fh.readinto(view):
-                read += n
+    for file in files:  # every byte, through a mapping of the page cache: no copy, ~25 GB/s here
+        with open(file, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            words = np.frombuffer(mm, dtype=np.uint64, count=len(mm) // 8)
+            np.bitwise_or.reduce(words)
+            read += words.nbytes
+            del words
     t_read = time.perf_counter() - t0
     out = Path(spec["out"])
     out.mkdir(parents=True)
@@ -182,6 +189,7 @@ def check_error(spec: dict) -> dict:
 def setup(tool: str) -> None:
     """Imports (and their memory) happen before the base RSS is read and before any timing."""
     if tool == "bound":
+        import numpy  # noqa: F401
         return
     import torch
 
@@ -206,7 +214,8 @@ def main() -> None:
         try:
             cpu0 = cpu_seconds()
             result = run_breakdown(spec) if spec.get("breakdown") else run(spec)
-            result.update(job=job, cpu_seconds=cpu_seconds() - cpu0, rss_base_bytes=base, out_bytes=tensor_bytes(Path(spec["out"])))
+            result.update(job=job, cpu_seconds=cpu_seconds() - cpu0, rss_base_bytes=base,
+                          out_bytes=tensor_bytes(Path(spec["out"])))
             if spec.get("check") and tool != "bound":
                 result.update(check_error(spec))
         except Exception as err:  # reported to the parent, which stops the bench with it

@@ -40,6 +40,11 @@ def _origin(data: dict) -> str:
             f"{load.get('median', float('nan')):.1f}) on {m['machine']['nproc']} cores.*")
 
 
+def _rss(summary: dict, tool: str) -> float:
+    value = summary["peak_rss_above_base_over_expert_size"][tool]
+    return value["at_largest"] if isinstance(value, dict) else value
+
+
 def merge_section(d: dict) -> str:
     s = d["summary"]
     rows = [[r["size"], r["k"], r["out_gb"], r["seconds"]["soce"]["warm"], r["seconds"]["mergekit"]["warm"],
@@ -50,8 +55,9 @@ def merge_section(d: dict) -> str:
     text = [
         "## 1. Streaming merge (`merge.json`)", _origin(d), "",
         "soce_bo `soup_to_disk` vs mergekit 0.1.5 `run_merge` (linear, fp32, in-process) vs the copy bound "
-        "(read the K sources + write and fsync one output). Times are medians of warm repeats in fresh "
-        "per-config worker processes, tools interleaved; mergekit's time includes an fsync of its output "
+        "(read every byte of the K sources through a memory map, then write and fsync one output). Times are "
+        "medians of warm repeats in fresh per-config worker processes, tools interleaved; mergekit's time "
+        "includes an fsync of its output "
         "(soce_bo fsyncs before its atomic rename), `x mk no-fsync` leaves it out, `x mk cold` is the first "
         "merge in a fresh process. RSS+ = peak RSS above the worker's RSS after imports (first merge). "
         "Error = max |soup - float64 soup| over embeddings, lm_head, norms, first and last layer.", "",
@@ -61,33 +67,44 @@ def merge_section(d: dict) -> str:
         f"(min {s['speedup_vs_mergekit']['min']:.2f}, at {s['largest']} {s['speedup_vs_mergekit']['at_largest']:.2f}; "
         f"cold {s['speedup_vs_mergekit_cold']['median']:.2f}x); fraction of the copy bound median "
         f"**{s['fraction_of_bound']['median']:.0%}** (at {s['largest']} {s['fraction_of_bound']['at_largest']:.0%}). "
+        f"Peak RSS above the interpreter at {s['largest']}: soce_bo "
+        f"{_rss(s, 'soce'):.2f}x, mergekit {_rss(s, 'mergekit'):.2f}x one expert's size. "
         f"Goals: >= {s['goals']['speedup_vs_mergekit']}x mergekit {_met(s['goals_met']['speedup_vs_mergekit'])}, "
         f">= {s['goals']['fraction_of_bound']:.0%} of bound {_met(s['goals_met']['fraction_of_bound'])}.",
     ]
     if s.get("skipped"):
         text.append("Skipped: " + "; ".join(f"{x['size']} K={x['k']} ({x['reason']})" for x in s["skipped"]) + ".")
-    if d.get("breakdown"):
-        b = d["breakdown"]
-        text.append("\nWhere soce_bo's time goes (" + b["config"] + ", warm, same run): "
-                    + ", ".join(f"{k} {v:.2f} s" for k, v in b["seconds"].items()) + ".")
+    rows = [[r["size"], r["k"], r["seconds"]["soce"]["warm"]] + [r["soce_breakdown_s"][p] for p in
+                                                              ("validate", "mix", "sha256", "write_fsync")]
+            + [r["cpu_speedup_vs_mergekit"]] for r in d["configs"]]
+    text += ["", "Where soce_bo's time goes (same run, warm, each part timed alone in the soce_bo worker): "
+             "`validate_pool`; the fp32 mix alone (`iter_soup`, output dropped); SHA-256 of the output's bytes "
+             "(the manifest hashes every file); a plain write + fsync of them. `soup_to_disk` overlaps mixing with "
+             "writing + hashing in a second thread, which helps only when a second core is free. `cpu x mk` = "
+             "mergekit's CPU seconds / soce_bo's (all threads; less sensitive to the box's load than wall time).", "",
+             _table(["size", "K", "soup_to_disk s", "validate s", "mix s", "sha256 s", "write+fsync s",
+                     "cpu x mk"], rows)]
     return "\n".join(text)
 
 
 def swap_section(d: dict) -> str:
     s = d["summary"]
     rows = [[r["size"], r["model_bytes"] / 1e6, r["swap_wall_median_s"], r["swap_apply_median_s"],
-             r["restart_median_s"], r["speedup_vs_restart"], r["mix_gb_per_s"], r["fraction_of_copy_bound"]]
-            for r in d["sizes"]]
+             r.get("single_expert_apply_median_s"), r["restart_median_s"], r["speedup_vs_restart"],
+             r["mix_gb_per_s"], r["fraction_of_copy_bound"]] for r in d["sizes"]]
     return "\n".join([
         "## 2. Soup swap (`swap.json`)", _origin(d), "",
         "`client.apply(weights)` on a live server (RPC + in-worker mix + `reload_weights` + fingerprint check + "
         "prefix-cache reset) vs `soup_to_disk` + a fresh `SoupServer` until /health. K = 3, fp32 engine. "
+        "`1-expert` = the same swap with one expert at weight 1 (the mix reads 1 source instead of 3). "
         "Mix GB/s = (K + 1) x model bytes / worker mix+reload seconds; copy bound = the same bytes at the "
         "measured single-thread memory-copy bandwidth "
         f"({s['memory_copy_gb_per_s']['start']:.1f} GB/s moved).", "",
-        _table(["size", "model MB", "swap s", "mix+reload s", "restart s", "x restart", "mix GB/s", "of copy bound"], rows),
+        _table(["size", "model MB", "swap s", "mix+reload s", "1-expert mix+reload s", "restart s", "x restart",
+                "mix GB/s", "of copy bound"], rows),
         "", f"Summary ({s['statistic']}): speedup vs restart min **{s['speedup_vs_restart']['min']:.0f}x**, median "
-        f"{s['speedup_vs_restart']['median']:.0f}x. Goal >= {s['goal']:.0f}x at every size: {_met(s['goal_met_all_sizes'])}.",
+        f"{s['speedup_vs_restart']['median']:.0f}x. Goal >= {s['goal']:.0f}x at every size: "
+        f"{_met(s['goal_met_all_sizes'])}.",
     ])
 
 
@@ -99,7 +116,7 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
             r = agg[name]["reach"]
             rows.append([group, name, agg[name]["n_trials_median"], r["half_sem"]["fraction_within_20"],
                          r["half_sem"]["median_evals"], r["zero"]["fraction_within_20"],
-                         agg[name]["incumbent_gap_to_grid_best_median"]])
+                         agg[name]["incumbent_gap_to_grid_best_median"], agg[name].get("on_face_fraction_mean")])
     zoo = [p for p in d["problems"] if p["kind"] == "zoo"]
     zoo_note = ""
     if zoo:
@@ -114,14 +131,15 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
         "one torch thread. Reach = the best true value among the first 20 trials is within tol of the grid's "
         "best true value, tol = 0.5 x the SEM of one observation at the grid's best soup (strict: tol = 0). "
         "`pick - grid best` = true value of the best-observed trial at the end minus the grid's best true value "
-        "(median over seeds).", "",
+        "(median over seeds). `on a face` = share of trials with some expert at weight 0 (BO: after its seeds).", "",
         _table(["problem", "strategy", "trials", "reach <= 20", "median evals", "reach <= 20 (tol 0)",
-                "pick - grid best"], rows), "",
+                "pick - grid best", "on a face"], rows), "",
         zoo_note,
         f"Summary over {s['cases']['total']} cases ({s['cases']['synthetic']} synthetic, {s['cases']['zoo']} zoo): "
         f"BO reaches the grid's best within 20 evaluations in **{s['bo_reaches_grid_best_fraction']:.0%}** "
         f"(strict {s['bo_reaches_grid_best_fraction_strict']:.0%}); BO at 20 beats the full grid's pick in "
-        f"{s['bo_at_20_beats_full_grid_fraction']:.0%} (ties or beats {s['bo_at_20_ties_or_beats_full_grid_fraction']:.0%}) "
+        f"{s['bo_at_20_beats_full_grid_fraction']:.0%} (ties or beats "
+        f"{s['bo_at_20_ties_or_beats_full_grid_fraction']:.0%}) "
         f"and CMA-ES at 20 in {s['bo_beats_cmaes_at_20_fraction']:.0%} (ties or beats "
         f"{s['bo_ties_or_beats_cmaes_at_20_fraction']:.0%}). Goal >= {s['goal']:.0%}: {_met(s['goal_met'])}.",
         "`median evals` is inf when fewer than half of the seeds reached the grid's best at all.",
@@ -150,15 +168,18 @@ def bo_section(d: dict) -> str:
 
 def throughput_section(d: dict) -> str:
     s = d["summary"]
+    rows = [[name, r["items"], r["items_per_s"]["hf"], r["items_per_s"]["vllm"], r["vllm_over_hf"],
+             f"{r['identical_outputs']}/{r['items']}", r["mean_item_score"]["hf"], r["mean_item_score"]["vllm"]]
+            for name, r in d["models"].items()]
     return "\n".join([
         "## 5. Generation throughput (`throughput.json`)", _origin(d), "",
         "Zoo test split, uniform soup of the demo's three experts, greedy, fp32. HF = `HFBackend` "
         "(batch 64, one torch thread); vLLM = `SoupServer` + `client.generate` (worker bound to one core; "
-        "prefix cache reset before each pass).", "",
-        _table(["backend", "items/s", "mean item score"],
-               [["HF", s["items_per_s"]["hf"], d["mean_item_score"]["hf"]],
-                ["vLLM", s["items_per_s"]["vllm"], d["mean_item_score"]["vllm"]]]), "",
-        f"vLLM / HF = **{s['vllm_over_hf']:.1f}x**; identical outputs {s['identical_outputs']}/{s['items']} "
+        "prefix cache reset before each pass). `25M` = uniform soup of three random 25M-parameter Llamas "
+        "with the zoo's tokenizer on every 4th test item (outputs are gibberish; only speed and identity count).", "",
+        _table(["model", "items", "HF items/s", "vLLM items/s", "vLLM / HF", "identical", "score HF", "score vLLM"],
+               rows), "",
+        f"vLLM / HF on the zoo = **{s['vllm_over_hf']:.2f}x**; identical outputs {s['identical_outputs']}/{s['items']} "
         f"({s['statistic']}).",
     ])
 
@@ -217,7 +238,8 @@ def render(results: Path, run: dict[str, Any], target_dir: Path = REPO) -> str:
         "",
         _table(["question", "measured", "goal", ""], headline_rows(data)),
         "",
-        "Status of this run: " + ", ".join(f"{n} exit {s['exit_code']} ({s['wall_s']:.0f} s)" for n, s in run["status"].items())
+        "Status of this run: "
+        + ", ".join(f"{n} exit {s['exit_code']} ({s['wall_s']:.0f} s)" for n, s in run["status"].items())
         + ".",
     ]
     stale = [n for n in data if n not in run["status"]]

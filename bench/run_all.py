@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             code = subprocess.call(cmd, cwd=REPO, env=env)
             status[name] = {"exit_code": code, "wall_s": round(time.perf_counter() - t0, 1)}
             console_log(f"bench {name}: exit {code} after {status[name]['wall_s']:.0f} s")
-    run = {"command": command, "quick": args.quick, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+    run = {"command": command, "quick": args.quick,
+           "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
            "wall_s": round(time.time() - started, 1), "status": status, "machine": machine, "load": load.summary()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "run_all.json").write_text(json.dumps(run, indent=1) + "\n")

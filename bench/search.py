@@ -1,11 +1,12 @@
 """Q3 search efficiency: bo, grid, random, greedy, cmaes on the tiny zoo and on synthetic objectives.
 
-Every strategy runs through `soce_bo.search.run_search` (the real scheduler, one evaluator, a
-fresh ledger per run) with the settings of conf/search/*.yaml: bo/random/cmaes budget 20 (BO's
-20 include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid the full
+Strategies run with the settings of conf/search/*.yaml: bo/random/cmaes budget 20 (BO's 20
+include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid the full
 SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6). BO uses the CPU-cheap
 acquisition {raw_samples: 256, num_restarts: 8, n_burnin: 500, n_thinning: 4} (as
-conf/experiment/demo.yaml) and one torch thread.
+conf/experiment/demo.yaml) and one torch thread. On the zoo they go through
+`soce_bo.search.run_search` (the real scheduler, one evaluator, a fresh ledger per run); on the
+synthetic problems through the same sequential ask/tell loop without ledger and snapshots.
 
 (a) zoo: the SoCE-selected experts of the tiny zoo (analysis tau = 0.5 on zoo.json's dev scores,
 as `make demo`), scored on the dev split through ONE live vLLM server. A cache makes every
@@ -85,19 +86,35 @@ class CachedEvaluator:
 
 
 def run_strategy(name: str, experts: list[str], seed: int, evaluator: Callable, truth: Callable,
-                 workdir: Path, budget: int = BUDGET) -> dict[str, Any]:
-    """One strategy run -> its trials as (weights, observed, true) in trial order, plus timing."""
-    from soce_bo.search import Ledger, run_search
+                 workdir: Path | None, budget: int = BUDGET) -> dict[str, Any]:
+    """One strategy run -> its trials as (weights, observed, true) in trial order, plus timing.
 
+    With a `workdir`, through `run_search` (ledger, cache, BO snapshots: the real path). Without,
+    the same sequential ask/tell loop run_search performs with one evaluator, minus the per-trial
+    ledger fsync and Ax snapshot (~0.6 s per BO trial at K = 4 here), for the many synthetic runs.
+    """
     t0 = time.perf_counter()
     strategy = make_strategy(name, experts, seed, budget)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{name}_{seed}_", dir=workdir))
-    run = run_search(strategy, [evaluator], Ledger(run_dir / "ledger.jsonl"), state_dir=run_dir, progress=False)
+    pairs = []
+    if workdir is not None:
+        from soce_bo.search import Ledger, run_search
+
+        run_dir = Path(tempfile.mkdtemp(prefix=f"{name}_{seed}_", dir=workdir))
+        run = run_search(strategy, [evaluator], Ledger(run_dir / "ledger.jsonl"), state_dir=run_dir, progress=False)
+        pairs = [(r.weights, r.result) for r in sorted(run.records, key=lambda r: r.trial)]
+    else:
+        while not strategy.done():
+            suggestions = strategy.suggest(1)
+            if not suggestions:
+                raise RuntimeError(f"{name} suggests nothing but is not done")
+            for weights in suggestions:
+                result = evaluator(weights)
+                strategy.observe(dict(weights), result)
+                pairs.append((weights, result))
     trials = []
-    for rec in sorted(run.records, key=lambda r: r.trial):
-        obs = rec.result.objective if not rec.result.failed else math.nan
-        trials.append({"weights": {k: v for k, v in rec.weights.items() if v}, "observed": obs,
-                       "true": truth(rec.weights)})
+    for weights, result in pairs:
+        obs = result.objective if not result.failed else math.nan
+        trials.append({"weights": {k: v for k, v in weights.items() if v}, "observed": obs, "true": truth(weights)})
     return {"strategy": name, "seed": seed, "trials": trials, "seconds": time.perf_counter() - t0}
 
 
@@ -119,6 +136,23 @@ def evals_to_reach(best_true: list[float], target: float) -> int | None:
     return next((i + 1 for i, v in enumerate(best_true) if v >= target - 1e-12), None)
 
 
+def first_weights(name: str, runs: dict[str, dict]) -> list[dict]:
+    """BO's seed trials (the experts alone + uniform): on faces by construction, not by choice."""
+    if name != "bo":
+        return []
+    k = len({e for t in runs[name]["trials"] for e in t["weights"]})
+    return runs[name]["trials"][:k + 1]
+
+
+def on_face_fraction(trials: list[dict], skip: int = 0) -> float | None:
+    """Share of trials with some expert at weight 0 (a face of the simplex), after `skip` trials."""
+    experts = {e for t in trials for e in t["weights"]}
+    rest = trials[skip:]
+    if not rest:
+        return None
+    return sum(any(t["weights"].get(e, 0.0) < 1e-9 for e in experts) for t in rest) / len(rest)
+
+
 def score_problem(runs: dict[str, dict], grid_best: float, tols: Mapping[str, float]) -> dict[str, Any]:
     """Per-strategy reach/incumbent numbers of one problem (one K and seed)."""
     out: dict[str, Any] = {"grid_best_true": grid_best, "tol": dict(tols), "strategies": {}}
@@ -134,6 +168,8 @@ def score_problem(runs: dict[str, dict], grid_best: float, tols: Mapping[str, fl
             "best_true_final": c["best_true"][-1],
             "curves": c,
             "seconds": run["seconds"],
+            "on_face_fraction": on_face_fraction(run["trials"], skip=len(first_weights(name, runs))),
+            "trials": run["trials"],
         }
     s = out["strategies"]
     bo20 = s["bo"]["incumbent_true_at_20"]
@@ -164,9 +200,7 @@ def synthetic_problem(k: int, seed: int, budget: int = BUDGET) -> dict[str, Any]
     quiet()
     fn = SimplexObjective(k, seed)
     evaluator = CachedEvaluator(fn)
-    with tempfile.TemporaryDirectory(prefix="soce_bench_search_") as tmp:
-        runs = {name: run_strategy(name, fn.experts, seed, evaluator, fn.true_value, Path(tmp), budget)
-                for name in STRATEGIES}
+    runs = {name: run_strategy(name, fn.experts, seed, evaluator, fn.true_value, None, budget) for name in STRATEGIES}
     grid_pts = [t["weights"] for t in runs["grid"]["trials"]]
     best_grid = max(grid_pts, key=fn.true_value)
     grid_best = fn.true_value(best_grid)
@@ -250,9 +284,11 @@ def aggregate(problems: list[dict[str, Any]]) -> dict[str, Any]:
             reach[tol] = {"fraction_within_20": float(np.mean(within)),
                           "fraction_ever": float(np.mean([e is not None for e in ev])),
                           "median_evals": median(e if e is not None else math.inf for e in ev)}
+        faces = [r["on_face_fraction"] for r in runs if r["on_face_fraction"] is not None]
         out[name] = {"reach": reach, "incumbent_gap_to_grid_best_median": median(
             r["incumbent_true_final"] - p["grid_best_true"] for r, p in zip(runs, problems)),
-            "n_trials_median": median(r["n_trials"] for r in runs)}
+            "n_trials_median": median(r["n_trials"] for r in runs),
+            "on_face_fraction_mean": float(np.mean(faces)) if faces else None}
     out["bo_beats_grid_fraction"] = float(np.mean([p["bo_beats_grid"] for p in problems]))
     out["bo_ties_or_beats_grid_fraction"] = float(np.mean([p["bo_ties_or_beats_grid"] for p in problems]))
     out["bo_beats_cmaes_fraction"] = float(np.mean([p["bo_beats_cmaes"] for p in problems]))
@@ -289,6 +325,17 @@ def plot(problems: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _bo_reach(problems: list[dict[str, Any]]) -> float | None:
+    return aggregate(problems)["bo"]["reach"]["half_sem"]["fraction_within_20"] if problems else None
+
+
+def _default_sigterm() -> None:
+    """Workers die on SIGTERM (the parent's handler would be caught as a task error)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(__doc__.splitlines()[0], argv, extra=[
         ("--no-zoo", {"action": "store_true", "help": "skip part (a) (it starts a vLLM server)"}),
@@ -311,11 +358,16 @@ def main(argv: list[str] | None = None) -> Path:
                 problems += zoo_problems(zoo_seeds, Path(tmp), budget)
         jobs = [(k, s) for k in ks for s in seeds]
         if args.workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(args.workers) as pool:
+            pool = ProcessPoolExecutor(args.workers, initializer=_default_sigterm)
+            try:
                 futures = [pool.submit(synthetic_problem, k, s, budget) for k, s in jobs]
                 for (k, s), fut in zip(jobs, futures):
                     problems.append(fut.result())
                     console_log(f"search synthetic K={k} seed {s} done")
+            finally:  # on an error or SIGTERM: drop queued problems, stop the workers
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
         else:
             for k, s in jobs:
                 problems.append(synthetic_problem(k, s, budget))
@@ -330,17 +382,17 @@ def main(argv: list[str] | None = None) -> Path:
             r = agg[name]["reach"]
             rows.append([group, name, agg[name]["n_trials_median"], r["half_sem"]["fraction_within_20"],
                          r["half_sem"]["median_evals"], r["zero"]["fraction_within_20"], r["zero"]["median_evals"],
-                         agg[name]["incumbent_gap_to_grid_best_median"]])
+                         agg[name]["incumbent_gap_to_grid_best_median"], agg[name]["on_face_fraction_mean"]])
     print_table("search: reaching the grid's best (true value); tol = 0.5 SEM and 0",
                 ["problem", "strategy", "trials", "reach<=20 (tol)", "median evals (tol)", "reach<=20 (0)",
-                 "median evals (0)", "pick - grid best"], rows)
+                 "median evals (0)", "pick - grid best", "on a face"], rows)
     overall = aggregate(problems)
     bo_reach = overall["bo"]["reach"]["half_sem"]["fraction_within_20"]
     summary = {
         "bo_reaches_grid_best_fraction": bo_reach,
         "bo_reaches_grid_best_fraction_strict": overall["bo"]["reach"]["zero"]["fraction_within_20"],
-        "bo_reaches_grid_best_fraction_synthetic": aggregate(synthetic)["bo"]["reach"]["half_sem"]["fraction_within_20"] if synthetic else None,
-        "bo_reaches_grid_best_fraction_zoo": aggregate(zoo)["bo"]["reach"]["half_sem"]["fraction_within_20"] if zoo else None,
+        "bo_reaches_grid_best_fraction_synthetic": _bo_reach(synthetic),
+        "bo_reaches_grid_best_fraction_zoo": _bo_reach(zoo),
         "bo_at_20_beats_full_grid_fraction": overall["bo_beats_grid_fraction"],
         "bo_at_20_ties_or_beats_full_grid_fraction": overall["bo_ties_or_beats_grid_fraction"],
         "bo_beats_cmaes_at_20_fraction": overall["bo_beats_cmaes_fraction"],

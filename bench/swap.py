@@ -11,7 +11,8 @@ engine on the soup, and a write + the swap server's own start (same engine, conf
 
 Bandwidth of the mix: (K + 1) x model bytes (K sources read, one soup written) / the worker's
 mix+reload seconds, against the copy bound = the same bytes at this process's measured memory
-copy bandwidth (one thread, large tensors).
+copy bandwidth (one thread, large tensors). Swapping in each expert alone (weight 1: the mix
+reads one source instead of K, the reload is unchanged) splits the time into mix and reload.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def bench_size(size: str, pool: list[Path], swaps: int, restarts: int, work: Pat
         first_start = server.startup_s
         info = client.load_pool(pool)
         applied = [client.apply(w) for w in soups[:swaps]]
+        # One expert at weight 1: the mix reads one source instead of K, the reload is the same.
+        single = [client.apply([1.0 if j == i else 0.0 for j in range(K)]) for i in range(K)]
     swap_wall = [s.wall_s for s in applied]
     swap_apply = [s.apply_s for s in applied]
     console_log(f"swap {size}: server start {first_start:.1f} s, pool load {info.load_s:.2f} s, "
@@ -96,6 +99,8 @@ def bench_size(size: str, pool: list[Path], swaps: int, restarts: int, work: Pat
         "first_server_start_s": first_start, "pool_load_s": info.load_s,
         "swap_wall_s": swap_wall, "swap_apply_s": swap_apply, "swap_reset_s": [s.reset_s for s in applied],
         "swap_wall_median_s": swap, "swap_apply_median_s": median(swap_apply),
+        "single_expert_apply_s": [s.apply_s for s in single],
+        "single_expert_apply_median_s": median(s.apply_s for s in single),
         "restart": restart_rows, "restart_median_s": restart,
         "speedup_vs_restart": restart / swap,
         "mix_traffic_gb": traffic / 1e9,
@@ -130,11 +135,11 @@ def main(argv: list[str] | None = None) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table("swap: in-place soup swap vs write + engine restart (K = 3, fp32 engine)",
-                ["size", "model MB", "swap s", "mix+reload s", "reset s", "restart s (write+start)", "x restart",
-                 "mix GB/s", "of copy bound"],
+                ["size", "model MB", "swap s", "mix+reload s", "1 expert s", "reset s", "restart s (write+start)",
+                 "x restart", "mix GB/s", "of copy bound"],
                 [[r["size"], r["model_bytes"] / 1e6, r["swap_wall_median_s"], r["swap_apply_median_s"],
-                  median(r["swap_reset_s"]), r["restart_median_s"], r["speedup_vs_restart"], r["mix_gb_per_s"],
-                  r["fraction_of_copy_bound"]] for r in rows])
+                  r["single_expert_apply_median_s"], median(r["swap_reset_s"]), r["restart_median_s"],
+                  r["speedup_vs_restart"], r["mix_gb_per_s"], r["fraction_of_copy_bound"]] for r in rows])
     speedups = {r["size"]: r["speedup_vs_restart"] for r in rows}
     summary = {
         "speedup_vs_restart": {"per_size": speedups, "min": min(speedups.values()),

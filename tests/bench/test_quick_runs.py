@@ -74,10 +74,10 @@ def test_report_renders_every_question_run(cpu_results):
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_swap_and_throughput_quick(tmp_path):
-    assert run_all.main(["--quick", "--only", "swap,throughput", "--out", str(tmp_path)]) == 0
-    swap = _load(tmp_path, "swap")["summary"]
-    assert swap["speedup_vs_restart"]["min"] > 10  # ms-scale swap vs a 10+ s engine start
+def test_throughput_quick(tmp_path):
+    """One engine only: the swap script's engine restarts (~4 min here) are left to `make bench`;
+    the swap path itself is covered by tests/serve."""
+    assert run_all.main(["--quick", "--only", "throughput", "--out", str(tmp_path)]) == 0
     thr = _load(tmp_path, "throughput")["summary"]
     assert thr["all_identical"], "vLLM and HF greedy outputs differ on the same soup"
     assert math.isfinite(thr["vllm_over_hf"]) and thr["vllm_over_hf"] > 0
