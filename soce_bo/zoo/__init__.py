@@ -10,8 +10,8 @@ from soce_bo.zoo.config import ZooConfig
 __all__ = ["ZooConfig", "ensure_zoo"]
 
 
-def ensure_zoo(out, cfg: ZooConfig | None = None):  # noqa: ANN001 - thin re-export, see build.ensure_zoo
-    """Lazy re-export of `soce_bo.zoo.build.ensure_zoo` (keeps `import soce_bo.zoo` free of torch)."""
+def ensure_zoo(out, cfg: ZooConfig | None = None, **kwargs):  # noqa: ANN001 - see build.ensure_zoo
+    """Lazy re-export of `soce_bo.zoo.build.ensure_zoo` (keeps `import soce_bo.zoo` light)."""
     from soce_bo.zoo.build import ensure_zoo as _ensure_zoo
 
-    return _ensure_zoo(out, cfg)
+    return _ensure_zoo(out, cfg, **kwargs)

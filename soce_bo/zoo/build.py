@@ -176,15 +176,20 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
                 bar.update(bars[name], completed=step, info=f"loss {loss:.3f}")
 
         def run_until_empty(on_done) -> None:
-            while pending:
-                if isinstance(pool, _InlineExecutor):
-                    pool.run_next()
-                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+            try:
+                while pending:
+                    if isinstance(pool, _InlineExecutor):
+                        pool.run_next()
+                    done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+                    drain()
+                    for fut in done:
+                        kind, name = pending.pop(fut)
+                        on_done(kind, name, fut.result())  # re-raises a worker's exception
                 drain()
-                for fut in done:
-                    kind, name = pending.pop(fut)
-                    on_done(kind, name, fut.result())  # re-raises a worker's exception
-            drain()
+            except BaseException:
+                for fut in pending:  # queued jobs never start; running ones finish before tmp is removed
+                    fut.cancel()
+                raise
 
         splits = list(SPLITS)
         t0 = time.perf_counter()
