@@ -122,7 +122,7 @@ class LoadSampler:
 
 
 def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool, started: float,
-                 load: LoadSampler | None = None) -> Path:
+                 load: LoadSampler | None = None, indent: int | None = 1) -> Path:
     """Write <out_dir>/<name>.json atomically with `meta` added; returns the path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -142,7 +142,7 @@ def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool,
     }
     path = out_dir / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=_jsonable) + "\n")
+    tmp.write_text(json.dumps(payload, indent=indent, default=_jsonable) + "\n")
     os.replace(tmp, path)
     return path
 

@@ -2,6 +2,7 @@
 
 Numbers only ever come from the result files; the analysis file holds the explanations of goal
 misses, which need a person (it names the run it was written for, so a stale one shows).
+`python -m bench.report` re-renders BENCHMARKS.md from the last full run without measuring again.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def _rss(summary: dict, tool: str) -> float:
 
 def merge_section(d: dict) -> str:
     s = d["summary"]
-    rows = [[r["size"], r["k"], r["out_gb"], r["seconds"]["soce"]["warm"], r["seconds"]["mergekit"]["warm"],
+    rows = [[r["size"], round(r["params"] / 1e6), r["k"], r["out_gb"], r["seconds"]["soce"]["warm"],
+             r["seconds"]["mergekit"]["warm"],
              r["seconds"]["bound"]["warm"], r["out_gb_per_s"]["soce"], r["speedup_vs_mergekit"],
              r["speedup_vs_mergekit_cold"], r["speedup_vs_mergekit_no_fsync"], r["fraction_of_bound"],
              r["rss_above_base_gb"]["soce"], r["rss_above_base_gb"]["mergekit"],
@@ -59,9 +61,12 @@ def merge_section(d: dict) -> str:
         "medians of warm repeats in fresh per-config worker processes, tools interleaved; mergekit's time "
         "includes an fsync of its output "
         "(soce_bo fsyncs before its atomic rename), `x mk no-fsync` leaves it out, `x mk cold` is the first "
-        "merge in a fresh process. RSS+ = peak RSS above the worker's RSS after imports (first merge). "
+        "merge in a fresh process; the `x` ratios are paired per round (tools run back to back), then the "
+        "median, so they can differ from the ratio of the two median times. RSS+ = peak RSS above the "
+        "worker's RSS after imports (first merge). "
         "Error = max |soup - float64 soup| over embeddings, lm_head, norms, first and last layer.", "",
-        _table(["size", "K", "out GB", "soce s", "mergekit s", "bound s", "soce GB/s", "x mergekit", "x mk cold",
+        _table(["size", "M params", "K", "out GB", "soce s", "mergekit s", "bound s", "soce GB/s", "x mergekit",
+                "x mk cold",
                 "x mk no-fsync", "of bound", "RSS+ soce GB", "RSS+ mk GB", "err soce", "err mk"], rows), "",
         f"Summary ({s['statistic']}): speedup vs mergekit median **{s['speedup_vs_mergekit']['median']:.2f}x** "
         f"(min {s['speedup_vs_mergekit']['min']:.2f}, at {s['largest']} {s['speedup_vs_mergekit']['at_largest']:.2f}; "
@@ -126,8 +131,9 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
                     f"for all strategies and {len(zoo)} seeds; grid best (dev) {z['grid_best_true']:.4f}.")
     return "\n".join([
         "## 3. Search efficiency (`search.json`, `results/search_curves.png`)", _origin(d), "",
-        "Strategies through `run_search` with their default configs (bo/random/cmaes 20 trials; BO's include "
-        f"its K + 1 seeds; greedy 2K - 1; grid the full SoCE grid). BO acquisition: `{json.dumps(s['bo_acqf'])}`, "
+        "Strategies with their default configs (bo/random/cmaes 20 trials; BO's include "
+        f"its K + 1 seeds; greedy 2K - 1; grid the full SoCE grid), through `run_search` on the zoo and the same "
+        f"ask/tell loop without ledger on the synthetic problems. BO acquisition: `{json.dumps(s['bo_acqf'])}`, "
         "one torch thread. Reach = the best true value among the first 20 trials is within tol of the grid's "
         "best true value, tol = 0.5 x the SEM of one observation at the grid's best soup (strict: tol = 0). "
         "`pick - grid best` = true value of the best-observed trial at the end minus the grid's best true value "
@@ -142,7 +148,7 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
         f"{s['bo_at_20_ties_or_beats_full_grid_fraction']:.0%}) "
         f"and CMA-ES at 20 in {s['bo_beats_cmaes_at_20_fraction']:.0%} (ties or beats "
         f"{s['bo_ties_or_beats_cmaes_at_20_fraction']:.0%}). Goal >= {s['goal']:.0%}: {_met(s['goal_met'])}.",
-        "`median evals` is inf when fewer than half of the seeds reached the grid's best at all.",
+        "`median evals` is `-` when fewer than half of the seeds reached the grid's best at all.",
         "", f"![best-so-far curves]({figure})",
     ])
 
@@ -173,10 +179,13 @@ def throughput_section(d: dict) -> str:
             for name, r in d["models"].items()]
     return "\n".join([
         "## 5. Generation throughput (`throughput.json`)", _origin(d), "",
-        "Zoo test split, uniform soup of the demo's three experts, greedy, fp32. HF = `HFBackend` "
-        "(batch 64, one torch thread); vLLM = `SoupServer` + `client.generate` (worker bound to one core; "
-        "prefix cache reset before each pass). `25M` = uniform soup of three random 25M-parameter Llamas "
-        "with the zoo's tokenizer on every 4th test item (outputs are gibberish; only speed and identity count).", "",
+        "Zoo test split, uniform soup of three zoo experts (tool, math, translate), greedy, fp32. "
+        "HF = `HFBackend` timed "
+        "before and after vLLM (batch 64, one torch thread); vLLM = `SoupServer` + `client.generate` (worker "
+        "bound to one core; prefix cache reset before each pass). `25M` = uniform soup of three random "
+        "25M-parameter Llamas "
+        "with the zoo's tokenizer on every 4th test item (outputs are gibberish; only speed and identity "
+        "count).", "",
         _table(["model", "items", "HF items/s", "vLLM items/s", "vLLM / HF", "identical", "score HF", "score vLLM"],
                rows), "",
         f"vLLM / HF on the zoo = **{s['vllm_over_hf']:.2f}x**; identical outputs {s['identical_outputs']}/{s['items']} "
@@ -252,3 +261,19 @@ def render(results: Path, run: dict[str, Any], target_dir: Path = REPO) -> str:
     if ANALYSIS.is_file():
         parts += ["", ANALYSIS.read_text().strip()]
     return "\n".join(parts) + "\n"
+
+
+def main() -> None:
+    """Re-render BENCHMARKS.md from bench/results and its run_all.json (e.g. after editing analysis.md)."""
+    from bench.common import RESULTS
+
+    run = json.loads((RESULTS / "run_all.json").read_text())
+    target = REPO / "BENCHMARKS.md"
+    tmp = target.with_suffix(".md.tmp")
+    tmp.write_text(render(RESULTS, run, target.parent))
+    os.replace(tmp, target)
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

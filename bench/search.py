@@ -272,6 +272,11 @@ def _key(weights: Mapping[str, float]):
 
 
 # ---- report ------------------------------------------------------------------------------
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: a median that is 'never reached' is written as null."""
+    return value if math.isfinite(value) else None
+
+
 def aggregate(problems: list[dict[str, Any]]) -> dict[str, Any]:
     """Fractions and medians over problems, per strategy and overall."""
     out: dict[str, Any] = {}
@@ -283,7 +288,7 @@ def aggregate(problems: list[dict[str, Any]]) -> dict[str, Any]:
             within = [e is not None and e <= BUDGET for e in ev]
             reach[tol] = {"fraction_within_20": float(np.mean(within)),
                           "fraction_ever": float(np.mean([e is not None for e in ev])),
-                          "median_evals": median(e if e is not None else math.inf for e in ev)}
+                          "median_evals": _finite(median(e if e is not None else math.inf for e in ev))}
         faces = [r["on_face_fraction"] for r in runs if r["on_face_fraction"] is not None]
         out[name] = {"reach": reach, "incumbent_gap_to_grid_best_median": median(
             r["incumbent_true_final"] - p["grid_best_true"] for r, p in zip(runs, problems)),
@@ -329,6 +334,31 @@ def _bo_reach(problems: list[dict[str, Any]]) -> float | None:
     return aggregate(problems)["bo"]["reach"]["half_sem"]["fraction_within_20"] if problems else None
 
 
+def run_synthetic(jobs: list[tuple[int, int]], workers: int, budget: int = BUDGET) -> list[dict[str, Any]]:
+    """All (K, seed) synthetic problems, in `workers` processes (results in job order)."""
+    if workers <= 1 or len(jobs) <= 1:
+        out = []
+        for k, s in jobs:
+            out.append(synthetic_problem(k, s, budget))
+            console_log(f"search synthetic K={k} seed {s} done")
+        return out
+    pool = ProcessPoolExecutor(workers, initializer=_default_sigterm)
+    out = []
+    try:
+        futures = [pool.submit(synthetic_problem, k, s, budget) for k, s in jobs]
+        for (k, s), fut in zip(jobs, futures):
+            out.append(fut.result())
+            console_log(f"search synthetic K={k} seed {s} done")
+    except BaseException:  # an error or SIGTERM: drop queued problems, stop the workers
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        raise
+    pool.shutdown()
+    return out
+
+
 def _default_sigterm() -> None:
     """Workers die on SIGTERM (the parent's handler would be caught as a task error)."""
     import signal
@@ -356,22 +386,7 @@ def main(argv: list[str] | None = None) -> Path:
         if zoo_seeds:
             with tempfile.TemporaryDirectory(prefix="soce_bench_zoo_") as tmp:
                 problems += zoo_problems(zoo_seeds, Path(tmp), budget)
-        jobs = [(k, s) for k in ks for s in seeds]
-        if args.workers > 1 and len(jobs) > 1:
-            pool = ProcessPoolExecutor(args.workers, initializer=_default_sigterm)
-            try:
-                futures = [pool.submit(synthetic_problem, k, s, budget) for k, s in jobs]
-                for (k, s), fut in zip(jobs, futures):
-                    problems.append(fut.result())
-                    console_log(f"search synthetic K={k} seed {s} done")
-            finally:  # on an error or SIGTERM: drop queued problems, stop the workers
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
-        else:
-            for k, s in jobs:
-                problems.append(synthetic_problem(k, s, budget))
-                console_log(f"search synthetic K={k} seed {s} done")
+        problems += run_synthetic([(k, s) for k in ks for s in seeds], args.workers, budget)
     synthetic = [p for p in problems if p["kind"] == "synthetic"]
     zoo = [p for p in problems if p["kind"] == "zoo"]
     by_group = {f"{kind} K={k}": aggregate([p for p in problems if p["kind"] == kind and p["k"] == k])
@@ -407,7 +422,7 @@ def main(argv: list[str] | None = None) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
     plot(problems, args.out / "search_curves.png")
     payload = {"summary": summary, "groups": by_group, "problems": problems, "method": __doc__}
-    path = write_result("search", payload, args.out, args.quick, started, load)
+    path = write_result("search", payload, args.out, args.quick, started, load, indent=None)  # every trial: compact
     console_log(f"wrote {path} and {args.out / 'search_curves.png'}")
     return path
 

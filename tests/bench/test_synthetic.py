@@ -66,3 +66,16 @@ def test_synthetic_checkpoint_is_a_valid_llama(tmp_path):
     assert total == shape.params and len(names) == len(list(shape.tensors()))
     pool = validate_pool(paths, [0.5, 0.5])  # same architecture, distinct weights
     assert len(pool) == 2
+
+
+def test_synthetic_problems_in_worker_processes_match_the_sequential_run():
+    """The process pool of bench.search returns the same (seeded) results, in job order."""
+    from bench.search import run_synthetic
+
+    jobs = [(3, 0), (3, 1)]
+    parallel = run_synthetic(jobs, workers=2, budget=5)
+    sequential = run_synthetic(jobs, workers=1, budget=5)
+    assert [(p["k"], p["seed"]) for p in parallel] == jobs
+    for a, b in zip(parallel, sequential):
+        assert a["strategies"]["bo"]["curves"] == b["strategies"]["bo"]["curves"]
+        assert a["grid_best_true"] == b["grid_best_true"]
