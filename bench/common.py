@@ -187,4 +187,4 @@ def median(values: Iterable[float]) -> float:
 def console_log(message: str) -> None:
     from rich.console import Console
 
-    Console(stderr=True).log(message)
+    Console(stderr=True, soft_wrap=True).log(message)

@@ -37,7 +37,7 @@ from soce_bo.search.uniform import UniformSoup
 from soce_bo.soup.validate import validate_pool
 
 log = logging.getLogger("soce_bo.run")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 # ---- pool --------------------------------------------------------------------------------

@@ -55,12 +55,12 @@ def main(cfg: DictConfig) -> None:
     from soce_bo.zoo.build import ensure_zoo
     from soce_bo.zoo.manifest import is_current
 
-    console = Console()
+    console = Console(soft_wrap=True)  # no hard wraps in logs: paths stay greppable
     zcfg = zoo_config(cfg)
     out = Path(str(cfg.out)).expanduser().resolve()
     reused = not cfg.force and is_current(out, zcfg.config_hash())
     t0 = time.perf_counter()
-    ensure_zoo(out, zcfg, force=bool(cfg.force), console=Console(stderr=True))
+    ensure_zoo(out, zcfg, force=bool(cfg.force), console=Console(stderr=True, soft_wrap=True))
     elapsed = time.perf_counter() - t0
     manifest = load_manifest(out)
     console.print(f"zoo at [bold]{out}[/] (config {manifest.config_hash}) "

@@ -120,7 +120,7 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 def build_zoo(out: Path, cfg: ZooConfig, console: Console | None = None) -> dict[str, Any]:
     """Build the whole zoo into `out` (replacing it) and return the manifest."""
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     out = Path(out).expanduser().resolve()
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
