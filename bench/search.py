@@ -4,7 +4,9 @@ Strategies run with the settings of conf/search/*.yaml: bo/random/cmaes budget 2
 include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid the full
 SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6). BO uses the CPU-cheap
 acquisition {raw_samples: 256, num_restarts: 8, n_burnin: 500, n_thinning: 4} (as
-conf/experiment/demo.yaml) and one torch thread. On the zoo they go through
+conf/experiment/demo.yaml) and one torch thread; `bo` keeps the default min_weight 0.1 (every
+expert >= 0.1 in BO's own suggestions: the grid's domain), `bo_simplex` is the same BO with
+min_weight 0 (the whole simplex), reported beside it. On the zoo they go through
 `soce_bo.search.run_search` (the real scheduler, one evaluator, a fresh ledger per run); on the
 synthetic problems through the same sequential ask/tell loop without ledger and snapshots.
 
@@ -38,16 +40,18 @@ from bench.common import (LoadSampler, console_log, median, parse_args, print_ta
                           write_result)
 
 CHEAP_ACQF = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
-STRATEGIES = ("bo", "grid", "random", "greedy", "cmaes")
+STRATEGIES = ("bo", "bo_simplex", "grid", "random", "greedy", "cmaes")
 BUDGET = 20
+MIN_WEIGHT = {"bo": 0.1, "bo_simplex": 0.0}
 GOAL = 0.8
 
 
 def make_strategy(name: str, experts: list[str], seed: int, budget: int = BUDGET):
-    if name == "bo":
+    if name in ("bo", "bo_simplex"):  # bo: the default min_weight 0.1 (the grid's domain); bo_simplex: 0
         from soce_bo.search.bo import BayesOpt
 
-        return BayesOpt(experts, budget=budget, seed=seed, acqf=CHEAP_ACQF, torch_threads=1)
+        return BayesOpt(experts, budget=budget, seed=seed, acqf=CHEAP_ACQF, torch_threads=1,
+                        min_weight=MIN_WEIGHT[name], name=name)
     if name == "grid":
         from soce_bo.search.grid import GridSearch
 
@@ -138,7 +142,7 @@ def evals_to_reach(best_true: list[float], target: float) -> int | None:
 
 def first_weights(name: str, runs: dict[str, dict]) -> list[dict]:
     """BO's seed trials (the experts alone + uniform): on faces by construction, not by choice."""
-    if name != "bo":
+    if name not in ("bo", "bo_simplex"):
         return []
     k = len({e for t in runs[name]["trials"] for e in t["weights"]})
     return runs[name]["trials"][:k + 1]
@@ -250,7 +254,7 @@ def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[
         shared = {name: run_strategy(name, experts, 0, evaluator, truth, workdir) for name in ("grid", "greedy")}
         for seed in seeds:
             runs = {name: run_strategy(name, experts, seed, evaluator, truth, workdir, budget)
-                    for name in ("bo", "random", "cmaes")}
+                    for name in ("bo", "bo_simplex", "random", "cmaes")}
             # grid: same points for every seed, only the (seeded) order differs; replayed from the cache
             runs["grid"] = run_strategy("grid", experts, seed, evaluator, truth, workdir) if seed else shared["grid"]
             runs["greedy"] = shared["greedy"]  # deterministic
@@ -406,6 +410,7 @@ def main(argv: list[str] | None = None) -> Path:
     summary = {
         "bo_reaches_grid_best_fraction": bo_reach,
         "bo_reaches_grid_best_fraction_strict": overall["bo"]["reach"]["zero"]["fraction_within_20"],
+        "bo_simplex_reaches_grid_best_fraction": overall["bo_simplex"]["reach"]["half_sem"]["fraction_within_20"],
         "bo_reaches_grid_best_fraction_synthetic": _bo_reach(synthetic),
         "bo_reaches_grid_best_fraction_zoo": _bo_reach(zoo),
         "bo_at_20_beats_full_grid_fraction": overall["bo_beats_grid_fraction"],

@@ -1,7 +1,8 @@
 """Bayesian optimisation of soup weights with the Ax `Client` (Ax 1.3.1) on the simplex.
 
-Encoding (notes/ax.md §2, option A): K-1 free weights w0..w{K-2} in [0, 1], the last one a
-`DerivedParameterConfig` "1 - w0 - ... - w{K-2}", and the linear constraint sum(free) <= 1.
+Encoding (notes/ax.md §2, option A): K-1 free weights w0..w{K-2} in [m, 1 - (K-1)m], the last
+one a `DerivedParameterConfig` "1 - w0 - ... - w{K-2}", and the linear constraint
+sum(free) <= 1 - m, so every weight is >= m = `min_weight` (0.1 by default, like the grid).
 Chosen over option B (equality constraint via core classes) because it uses only the public
 Client API, survives JSON snapshots, and a BO step takes ~2-3 s instead of SLSQP's tens of
 seconds; the price is that the GP sees K-1 inputs (the last expert is implicit). The derived
@@ -10,7 +11,8 @@ weights -- the ones actually merged and recorded -- are what we attach and match
 
 Seeds: the K experts alone (simplex vertices) and the uniform soup are suggested first, like
 any trial, and attached to Ax only when their result is observed (attach_trial +
-complete_trial). In a run they are already in the scheduler's cache (the "expert" and
+complete_trial). With m > 0 the vertices lie outside the search box; Ax's adapter expands its
+model space to cover them, so they still train the GP, while candidates come from the box. In a run they are already in the scheduler's cache (the "expert" and
 "uniform" trials), so they cost no evaluation; they do count toward `budget`, which is the
 number of trials this strategy observes. Ax then generates straight from the GP
 (`sobol_trials` extra quasi-random points first, 0 by default).
@@ -78,6 +80,11 @@ class BayesOpt:
         noise: "binomial" passes (mean, SEM) to Ax (fixed-noise GP); "inferred" lets the GP fit it.
         method: Ax generation method, "fast" (BO) or "random_search" (Sobol; cheap tests).
         torch_threads: torch intra-op threads; 1 is ~2x faster and stable on small CPUs.
+        min_weight: every expert keeps at least this weight in BO's own suggestions (the seeds
+            stay the experts alone). 0.1 = the domain of the paper's grid; 0 = the whole simplex,
+            where the acquisition optimum sits on a face (some expert at weight 0) for most
+            suggestions at K >= 4 and BO found the grid's best less often than random search
+            (bench/search.py). Must be < 1/K.
         acqf: acquisition optimiser effort, keys raw_samples, num_restarts, n_burnin, n_thinning
             (None = Ax defaults 1024 / 20 / 10000 / 32). The hit-and-run sampler for the
             sum <= 1 constraint dominates a step; {raw_samples: 256, num_restarts: 8, n_burnin:
@@ -86,7 +93,8 @@ class BayesOpt:
 
     def __init__(self, experts: Sequence[str], budget: int = 20, seed: int = 0, name: str = "bo",
                  sobol_trials: int = 0, floors: Mapping[str, float] | None = None, noise: str = "binomial",
-                 method: str = "fast", torch_threads: int = 1, acqf: Mapping[str, int] | None = None) -> None:
+                 method: str = "fast", torch_threads: int = 1, acqf: Mapping[str, int] | None = None,
+                 min_weight: float = 0.1) -> None:
         self.name = name
         self.experts = check_experts(experts, name)
         k = len(self.experts)
@@ -97,6 +105,10 @@ class BayesOpt:
             raise ConfigError(f"search.{name}.noise must be 'binomial' or 'inferred', got {noise!r}")
         if sobol_trials < 0 or (k >= 8 and sobol_trials > 0):
             raise ConfigError(f"search.{name}.sobol_trials must be >= 0, and 0 for 8+ experts, got {sobol_trials}")
+        if not (0.0 <= min_weight < 1.0 / k):
+            raise ConfigError(f"search.{name}.min_weight must be in [0, 1/K) = [0, {1.0 / k:.4g}) for {k} experts "
+                              f"(every expert gets at least min_weight), got {min_weight}")
+        self.min_weight = float(min_weight)
         self.floors = {str(c): float(v) for c, v in (floors or {}).items()}
         self._acqf = {str(key): int(v) for key, v in (acqf or {}).items()}
         unknown = set(self._acqf) - set(ACQF_KEYS)
@@ -104,6 +116,8 @@ class BayesOpt:
             raise ConfigError(f"search.{name}.acqf has unknown key(s) {sorted(unknown)}; known: {ACQF_KEYS}")
         self.budget, self.seed, self.noise = budget, seed, noise
         self._settings = dict(method=method, sobol_trials=sobol_trials, floors=self.floors, acqf=self._acqf)
+        if self.min_weight:  # only when set: snapshots of runs without it stay adoptable
+            self._settings["min_weight"] = self.min_weight
         torch.set_num_threads(torch_threads)
         self._params = [f"w{i}" for i in range(k)]
         self._seeds = [vertex(self.experts, e) for e in self.experts] + [uniform(self.experts)]
@@ -119,10 +133,12 @@ class BayesOpt:
     def _new_client(self) -> Client:
         client = Client(random_seed=self.seed)
         free = self._params[:-1]
-        params: list = [RangeParameterConfig(name=p, bounds=(0.0, 1.0), parameter_type="float") for p in free]
+        lo = self.min_weight
+        hi = 1.0 - lo * (len(free))  # the other experts keep at least `lo` each
+        params: list = [RangeParameterConfig(name=p, bounds=(lo, hi), parameter_type="float") for p in free]
         params.append(DerivedParameterConfig(name=self._params[-1], parameter_type="float",
                                              expression_str="1.0 - " + " - ".join(free)))
-        constraints = [" + ".join(free) + " <= 1.0"] if len(free) > 1 else None
+        constraints = [" + ".join(free) + f" <= {1.0 - lo!r}"] if len(free) > 1 else None
         client.configure_experiment(parameters=params, parameter_constraints=constraints, name=self.name,
                                     description=self._description())
         client.configure_optimization(

@@ -150,3 +150,23 @@ def test_restore_hands_out_running_trials_again(tmp_path):
     for w in again:
         back.observe(w, fn(w))
     assert back.done() and len(back._client._experiment.trials) == 7
+
+
+def test_min_weight_keeps_every_expert_in_the_soup_and_still_learns_from_the_experts():
+    """BO's own suggestions stay at w_i >= min_weight; the expert seeds (out of that box) still train the GP."""
+    fn = SyntheticSoup(EXPERTS)
+    bo = BayesOpt(EXPERTS, budget=7, seed=0, acqf=LIGHT, min_weight=0.1)
+    suggested = []
+    while not bo.done():
+        for w in bo.suggest(1):
+            check_on_simplex(w, EXPERTS, tol=1e-9)
+            suggested.append(w)
+            bo.observe(w, fn(w))
+    seeds, generated = suggested[:4], suggested[4:]
+    assert sorted(max(w.values()) for w in seeds[:3]) == [1.0, 1.0, 1.0]  # the experts alone, as before
+    assert len(generated) == 3 and all(min(w.values()) >= 0.1 - 1e-6 for w in generated)
+    assert len(bo._client._experiment.trials) == 7  # vertices attached although outside [0.1, 0.8]
+    with pytest.raises(ConfigError, match=r"min_weight must be in \[0, 1/K\)"):
+        BayesOpt(EXPERTS, min_weight=0.34)
+    with pytest.raises(ConfigError, match="min_weight"):
+        BayesOpt(EXPERTS, min_weight=-0.1)
