@@ -75,7 +75,12 @@ def merge_section(d: dict) -> str:
         f"Peak RSS above the interpreter at {s['largest']}: soce_bo "
         f"{_rss(s, 'soce'):.2f}x, mergekit {_rss(s, 'mergekit'):.2f}x one expert's size. "
         f"Goals: >= {s['goals']['speedup_vs_mergekit']}x mergekit {_met(s['goals_met']['speedup_vs_mergekit'])}, "
-        f">= {s['goals']['fraction_of_bound']:.0%} of bound {_met(s['goals_met']['fraction_of_bound'])}.",
+        f">= {s['goals']['fraction_of_bound']:.0%} of bound {_met(s['goals_met']['fraction_of_bound'])}."
+        + (f" A writer running exactly at the copy bound would be {s['speedup_vs_mergekit_at_bound']['median']:.2f}x "
+           f"mergekit (median; min {s['speedup_vs_mergekit_at_bound']['min']:.2f}, max "
+           f"{s['speedup_vs_mergekit_at_bound']['max']:.2f}): that is the ceiling for any writer that reads the K "
+           "sources and writes the soup on this machine."
+           if "speedup_vs_mergekit_at_bound" in s else ""),
     ]
     if s.get("skipped"):
         text.append("Skipped: " + "; ".join(f"{x['size']} K={x['k']} ({x['reason']})" for x in s["skipped"]) + ".")
