@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import torch
 from ax import Client, RangeParameterConfig
+from ax.core.arm import Arm
 from ax.api.configs import DerivedParameterConfig
 from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import DataRequiredError, SearchSpaceExhausted, UnsupportedError
@@ -221,7 +223,7 @@ class BayesOpt:
             if not self._pending[key]:
                 del self._pending[key]
         else:  # a seed, or a trial replayed from the ledger
-            index = self._client.attach_trial(parameters=self._to_params(weights))
+            index = self._attach(weights)
         if key in self._seed_keys:
             self._seeds_done.add(key)
             self._seeds_issued.discard(key)
@@ -230,6 +232,26 @@ class BayesOpt:
         else:
             self._client.complete_trial(index, raw_data=self._raw_data(result))
         self.n_observed += 1
+
+    def _attach(self, weights: Weights) -> int:
+        """Add an observed soup as a RUNNING Ax trial, also when it lies outside the min_weight box.
+
+        Expert seeds (and ledger trials from a run with a smaller min_weight) are outside the box
+        on purpose: the GP still learns from them (Ax expands its model space to cover data).
+        `Client.attach_trial` only warns for out-of-range values but raises for a violated sum
+        constraint, so that case goes through the same two core calls Ax's attach makes.
+        """
+        params = self._to_params(weights)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*out-of-design", category=RuntimeWarning)
+            try:
+                return self._client.attach_trial(parameters=params)
+            except ValueError as err:
+                if "constraint" not in str(err):
+                    raise
+        trial = self._client._experiment.new_trial().add_arm(Arm(parameters=params))
+        trial.mark_running(no_runner_required=True)
+        return trial.index
 
     def _raw_data(self, result: TrialResult) -> dict[str, float | tuple[float, float]]:
         def value(mean: float, sem: float) -> float | tuple[float, float]:

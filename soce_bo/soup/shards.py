@@ -4,7 +4,7 @@ Why not `safetensors.torch.save_file`: it needs every tensor of a shard in RAM a
 is simple (8-byte little-endian header length, JSON header padded with spaces to 8 bytes, raw
 little-endian data), and all offsets are known from names, shapes and the output dtype before any
 arithmetic happens, so a shard can be written tensor by tensor with memory of about one tensor.
-Each file's SHA-256 is computed on the bytes as they are produced (no second read for the manifest).
+Each file's SHA-256 is computed on the bytes as they are written (no second read for the manifest).
 """
 
 from __future__ import annotations
@@ -93,51 +93,37 @@ def _header(shard: Shard) -> bytes:
 
 
 class ShardStream:
-    """One open shard file; tensors must arrive in planned order with planned dtype and shape.
-
-    Two halves so that a pipeline can balance two cores: `admit` (checks the plan, feeds the
-    SHA-256) runs where the soup is computed, `write` (the bytes to disk) on a writer thread.
-    Hashing costs about as much as writing, so doing both on the writer made it the bottleneck.
-    """
+    """One open shard file; tensors must arrive in planned order with planned dtype and shape."""
 
     def __init__(self, directory: Path, shard: Shard) -> None:
         self.path = directory / shard.filename
         self._planned = list(shard.tensors)
         self._next = 0
-        self._written = 0
         self._sha = hashlib.sha256()
         self._file = open(self.path, "wb", buffering=0)
-        header = memoryview(_header(shard))
-        self._sha.update(header)
-        self._put(header)
+        self._put(memoryview(_header(shard)))
 
     def _put(self, view: memoryview) -> None:
+        self._sha.update(view)
         while view:  # raw file: write() may be partial
             written = self._file.write(view)
             view = view[written:]
 
-    def admit(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
-        """Check `tensor` against the plan, hash its bytes; returns the flat bytes to `write`."""
+    def write(self, name: str, tensor: torch.Tensor) -> None:
         planned = self._planned[self._next]
         if (name, CODE_OF.get(tensor.dtype), tuple(tensor.shape)) != (
             planned.name, planned.dtype, planned.shape
         ):
             raise RuntimeError(f"{self.path.name}: got {name} {tensor.dtype} {list(tensor.shape)}, "
                                f"planned {planned}")
-        flat = tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)
-        self._sha.update(memoryview(flat.numpy()))
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        self._put(memoryview(flat.view(torch.uint8).numpy()))
         self._next += 1
-        return flat
-
-    def write(self, name: str, data: torch.Tensor) -> None:
-        """Append the bytes `admit` returned for `name` (admitted tensors, in the same order)."""
-        self._put(memoryview(data.numpy()))
-        self._written += 1
 
     def close(self) -> str:
         """Flush to disk (fsync) and return the file's SHA-256; refuses an incomplete shard."""
-        if self._written != len(self._planned):
-            raise RuntimeError(f"{self.path.name}: only {self._written}/{len(self._planned)} tensors written")
+        if self._next != len(self._planned):
+            raise RuntimeError(f"{self.path.name}: only {self._next}/{len(self._planned)} tensors written")
         os.fsync(self._file.fileno())
         self._file.close()
         return self._sha.hexdigest()

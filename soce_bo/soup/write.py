@@ -152,11 +152,10 @@ def _progress(enabled: bool) -> Progress:
 
 
 class _DiskWorker:
-    """One background thread that runs the disk writes while the caller mixes and hashes.
+    """One background thread that runs the disk writes and hashing while the caller mixes.
 
     Why: mixing (torch), hashing (hashlib) and write() all release the GIL, so the soup costs about
-    max(mix + hash, write) instead of their sum (the hash runs with the mix: it costs about as
-    much as the write, and the two cores stay balanced). The queue depth bounds memory to a few tensors. After a
+    max(mix, write) instead of their sum. The queue depth bounds memory to a few tensors. After a
     failure the worker keeps draining (without writing) so the producer never blocks; the error is
     re-raised by `submit` or `finish`.
     """
@@ -198,9 +197,9 @@ def _write_shards(
     streams: list[ShardStream] = []
     worker = _DiskWorker()
 
-    def put(stream: ShardStream, name: str, data: torch.Tensor, bar: Progress, task) -> None:
-        stream.write(name, data)
-        bar.advance(task, data.numel())
+    def put(stream: ShardStream, name: str, tensor: torch.Tensor, bar: Progress, task) -> None:
+        stream.write(name, tensor)
+        bar.advance(task, tensor.numel() * tensor.element_size())
 
     def close(stream: ShardStream, filename: str) -> None:
         hashes[filename] = stream.close()
@@ -213,10 +212,8 @@ def _write_shards(
                 streams.append(stream)
                 for _ in shard.tensors:
                     name, tensor = next(soup)
-                    data = stream.admit(name, tensor)  # hashed here, written by the worker
+                    worker.submit(functools.partial(put, stream, name, tensor, bar, task))
                     del tensor
-                    worker.submit(functools.partial(put, stream, name, data, bar, task))
-                    del data
                 worker.submit(functools.partial(close, stream, shard.filename))
             worker.finish()
     except BaseException:

@@ -170,3 +170,17 @@ def test_min_weight_keeps_every_expert_in_the_soup_and_still_learns_from_the_exp
         BayesOpt(EXPERTS, min_weight=0.34)
     with pytest.raises(ConfigError, match="min_weight"):
         BayesOpt(EXPERTS, min_weight=-0.1)
+
+
+def test_soups_outside_the_min_weight_box_are_observed_and_fitted():
+    """A soup that breaks the sum constraint of the box (w0 + w1 > 1 - min_weight, e.g. from a ledger
+    written with min_weight 0) is still attached; the next suggestion comes from the GP, inside the box."""
+    fn = SyntheticSoup(EXPERTS)
+    bo = BayesOpt(EXPERTS, budget=7, seed=0, acqf=LIGHT, min_weight=0.1)
+    outside = [{"a": 0.5, "b": 0.45, "c": 0.05}, {"a": 0.02, "b": 0.49, "c": 0.49}]
+    for w in [*bo.suggest(4), *outside]:
+        bo.observe(w, fn(w))
+    assert len(bo._client._experiment.trials) == 6
+    (nxt,) = bo.suggest(1)
+    assert min(nxt.values()) >= 0.1 - 1e-6
+    assert bo._client._generation_strategy.adapter.training_in_design == [True] * 6  # all six fitted

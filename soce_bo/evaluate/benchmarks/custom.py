@@ -1,6 +1,6 @@
 """Bring-your-own benchmark: a JSON-lines file whose rows name their category and scorer.
 
-One row per item (format documented in docs/readme_parts/benchmarks.md):
+One row per item (format documented in README.md, section "Benchmarks"):
     {"id": "q1", "category": "arith", "prompt": "2+3=", "answer": "5", "scorer": "number",
      "max_tokens": 8, "stop": ["\\n"], "split": "dev"}
 `answer` may be a list of accepted answers (or references for chrf/bleu). `scorer` is one of
