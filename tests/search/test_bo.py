@@ -172,7 +172,7 @@ def test_min_weight_keeps_every_expert_in_the_soup_and_still_learns_from_the_exp
         BayesOpt(EXPERTS, min_weight=-0.1)
 
 
-def test_soups_outside_the_min_weight_box_are_observed_and_fitted():
+def test_soups_outside_the_min_weight_box_are_observed_and_fitted(tmp_path):
     """A soup that breaks the sum constraint of the box (w0 + w1 > 1 - min_weight, e.g. from a ledger
     written with min_weight 0) is still attached; the next suggestion comes from the GP, inside the box."""
     fn = SyntheticSoup(EXPERTS)
@@ -184,3 +184,8 @@ def test_soups_outside_the_min_weight_box_are_observed_and_fitted():
     (nxt,) = bo.suggest(1)
     assert min(nxt.values()) >= 0.1 - 1e-6
     assert bo._client._generation_strategy.adapter.training_in_design == [True] * 6  # all six fitted
+    bo.snapshot(tmp_path / "bo.state.json")  # and such trials survive the JSON snapshot
+    again = BayesOpt(EXPERTS, budget=7, seed=0, acqf=LIGHT, min_weight=0.1)
+    observed = [again._to_weights(t.arm.parameters) for t in bo._client._experiment.trials.values()][:6]
+    assert again.restore(tmp_path / "bo.state.json", [(w, fn(w)) for w in observed])
+    assert again.n_observed == 6 and again.suggest(1) == [nxt]  # the pending GP suggestion is handed out again
