@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, write_result
+from bench.common import (CHEAP_ACQF, LoadSampler, console_log, median, parse_args, print_table, single_thread_torch,
+                          write_result)
 from bench.synthetic import SimplexObjective
 
-CHEAP_ACQF = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
 SETTINGS = {"cheap": CHEAP_ACQF, "default": None}
 
 
@@ -76,12 +76,10 @@ def main(argv: list[str] | None = None) -> Path:
         "statistic": "per setting and K: median over n in " + str(ns) + " of the median of " + str(reps)
                      + " timed suggestions",
         "max_seconds": {s: max(r["seconds"] for r in rows if r["setting"] == s and r["seconds"]) for s in settings},
-        "acqf": {s: a for s, a in settings.items()},
+        "acqf": dict(settings),
     }
-    path = write_result("bo_overhead", {"summary": summary, "rows": rows, "method": __doc__},
+    return write_result("bo_overhead", {"summary": summary, "rows": rows, "method": __doc__},
                         args.out, args.quick, started, load)
-    console_log(f"wrote {path}")
-    return path
 
 
 if __name__ == "__main__":

@@ -76,6 +76,11 @@ class LlamaShape:
         }
 
 
+
+# Served by vLLM with the zoo's tokenizer (vocab 100), head_dim 64 (vLLM's CPU kernel): swap and throughput
+SHAPE_25M = LlamaShape(512, 2048, 6, 8, 8, 64, 100)
+SHAPE_100M = LlamaShape(1024, 4096, 6, 16, 16, 64, 100)
+
 def _random_tensor(name: str, shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
     """Norms near 1 (as trained), matrices ~N(0, 0.02) -- soups of them stay well-conditioned."""
     if name.endswith("norm.weight"):

@@ -30,6 +30,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 QUICK_RESULTS = RESULTS / "quick"
+# BO's CPU-cheap acquisition effort, as conf/experiment/demo.yaml (search and bo_overhead use it)
+CHEAP_ACQF = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
+
+
+ZOO_SOUP_EXPERTS = ("tool_expert", "math_expert", "translate_expert")
+
+
+def zoo_pool() -> list[Path]:
+    """Three of the zoo's experts: the pool the swap and throughput questions soup."""
+    zoo = zoo_dir()
+    return [zoo / "experts" / name for name in ZOO_SOUP_EXPERTS]
 
 
 def zoo_dir() -> Path:
@@ -123,7 +134,7 @@ class LoadSampler:
 
 def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool, started: float,
                  load: LoadSampler | None = None, indent: int | None = 1) -> Path:
-    """Write <out_dir>/<name>.json atomically with `meta` added; returns the path."""
+    """Write <out_dir>/<name>.json atomically with `meta` added, log it; returns the path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "summary": payload.pop("summary"),
@@ -144,6 +155,7 @@ def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool,
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=indent, default=_jsonable) + "\n")
     os.replace(tmp, path)
+    console_log(f"wrote {path}")
     return path
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, fmt
+from bench.search import STRATEGIES
 
 ANALYSIS = REPO / "bench" / "analysis.md"
 
@@ -122,7 +123,7 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
     s = d["summary"]
     rows = []
     for group, agg in d["groups"].items():
-        for name in ("bo", "bo_simplex", "grid", "random", "greedy", "cmaes"):
+        for name in STRATEGIES:
             if name not in agg:  # results from before bo_simplex existed
                 continue
             r = agg[name]["reach"]

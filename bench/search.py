@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import (LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, zoo_dir,
-                          write_result)
+from bench.common import (CHEAP_ACQF, LoadSampler, console_log, median, parse_args, print_table, single_thread_torch,
+                          write_result, zoo_dir)
+from soce_bo.search.simplex import weights_key
 
-CHEAP_ACQF = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
 STRATEGIES = ("bo", "bo_simplex", "grid", "random", "greedy", "cmaes")
 BUDGET = 20
 MIN_WEIGHT = {"bo": 0.1, "bo_simplex": 0.0}
@@ -80,8 +80,6 @@ class CachedEvaluator:
         self.fresh = 0
 
     def __call__(self, weights: Mapping[str, float]):
-        from soce_bo.search.simplex import weights_key
-
         key = weights_key(weights)
         if key not in self.cache:
             self.cache[key] = self.fn(dict(weights))
@@ -244,12 +242,9 @@ def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[
         console_log(f"search zoo: server up in {server.startup_s:.0f} s; experts {experts}, {len(items)} dev items")
         client.load_pool(paths)
         evaluator = CachedEvaluator(SoupEvaluator(client, experts, bench, items, "mean"))
-        truth_cache = evaluator.cache
 
         def truth(weights: Mapping[str, float]) -> float:
-            from soce_bo.search.simplex import weights_key
-
-            return truth_cache[weights_key(weights)].objective  # deterministic dev score
+            return evaluator.cache[weights_key(weights)].objective  # deterministic dev score
 
         shared = {name: run_strategy(name, experts, 0, evaluator, truth, workdir) for name in ("grid", "greedy")}
         for seed in seeds:
@@ -258,21 +253,14 @@ def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[
             # grid: same points for every seed, only the (seeded) order differs; replayed from the cache
             runs["grid"] = run_strategy("grid", experts, seed, evaluator, truth, workdir) if seed else shared["grid"]
             runs["greedy"] = shared["greedy"]  # deterministic
-            grid_best = max(t["true"] for t in runs["grid"]["trials"])
             grid_best_trial = max(runs["grid"]["trials"], key=lambda t: t["true"])
-            sem = evaluator.cache[_key(grid_best_trial["weights"])].sem
-            res = score_problem(runs, grid_best, {"half_sem": 0.5 * sem, "zero": 0.0})
+            sem = evaluator.cache[weights_key(grid_best_trial["weights"])].sem
+            res = score_problem(runs, grid_best_trial["true"], {"half_sem": 0.5 * sem, "zero": 0.0})
             res.update(kind="zoo", k=len(experts), seed=seed, experts=experts, fresh_evaluations=evaluator.fresh,
                        dev_items=len(items))
             results.append(res)
             console_log(f"search zoo seed {seed}: {evaluator.fresh} distinct soups evaluated so far")
     return results
-
-
-def _key(weights: Mapping[str, float]):
-    from soce_bo.search.simplex import weights_key
-
-    return weights_key(weights)
 
 
 # ---- report ------------------------------------------------------------------------------
@@ -428,7 +416,7 @@ def main(argv: list[str] | None = None) -> Path:
     plot(problems, args.out / "search_curves.png")
     payload = {"summary": summary, "groups": by_group, "problems": problems, "method": __doc__}
     path = write_result("search", payload, args.out, args.quick, started, load, indent=None)  # every trial: compact
-    console_log(f"wrote {path} and {args.out / 'search_curves.png'}")
+    console_log(f"wrote {args.out / 'search_curves.png'}")
     return path
 
 

@@ -24,15 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.checkpoints import LlamaShape, make_pool
-from bench.common import (LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, zoo_dir,
-                          write_result)
+from bench.checkpoints import SHAPE_25M, SHAPE_100M, make_pool
+from bench.common import (LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, write_result,
+                          zoo_pool)
 
 K = 3
-SYNTHETIC = {
-    "25M": LlamaShape(512, 2048, 6, 8, 8, 64, 100),
-    "100M": LlamaShape(1024, 4096, 6, 16, 16, 64, 100),
-}
+SYNTHETIC = {"25M": SHAPE_25M, "100M": SHAPE_100M}
 GOAL = 100.0
 
 
@@ -48,11 +45,6 @@ def memory_copy_gb_per_s(nbytes: int = 256 * 2**20, reps: int = 5) -> float:
         dst.copy_(src)
         best = min(best, time.perf_counter() - t0)
     return 2 * nbytes / best / 1e9
-
-
-def zoo_pool() -> list[Path]:
-    zoo = zoo_dir()
-    return [zoo / "experts" / n for n in ("tool_expert", "math_expert", "translate_expert")]
 
 
 def bench_size(size: str, pool: list[Path], swaps: int, restarts: int, work: Path, fresh_starts: int) -> dict:
@@ -151,10 +143,8 @@ def main(argv: list[str] | None = None) -> Path:
         "goal": GOAL, "goal_met_all_sizes": min(speedups.values()) >= GOAL,
         "statistic": f"median of {swaps} swaps / median of {restarts} restarts per size",
     }
-    path = write_result("swap", {"summary": summary, "sizes": rows, "method": __doc__},
+    return write_result("swap", {"summary": summary, "sizes": rows, "method": __doc__},
                         args.out, args.quick, started, load)
-    console_log(f"wrote {path}")
-    return path
 
 
 if __name__ == "__main__":

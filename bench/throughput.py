@@ -19,12 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.checkpoints import LlamaShape, make_pool
-from bench.common import (LoadSampler, console_log, median, parse_args, print_table, single_thread_torch, write_result,
-                          zoo_dir)
-
-EXPERTS = ("tool_expert", "math_expert", "translate_expert")
-SHAPE_25M = LlamaShape(512, 2048, 6, 8, 8, 64, 100)
+from bench.checkpoints import SHAPE_25M, make_pool
+from bench.common import (ZOO_SOUP_EXPERTS, LoadSampler, console_log, median, parse_args, print_table,
+                          single_thread_torch, write_result, zoo_dir, zoo_pool)
 
 
 def measure(pool: list[Path], bench, items: list, reps: int) -> dict:
@@ -84,19 +81,17 @@ def main(argv: list[str] | None = None) -> Path:
     started = time.time()
     from soce_bo.evaluate.benchmarks.zoo import ZooBenchmark
 
-    zoo = zoo_dir()
-    bench = ZooBenchmark(zoo / "data")
+    bench = ZooBenchmark(zoo_dir() / "data")
     items = bench.load("test")
     reps = 1 if args.quick else 2
     results = {}
     work = Path(tempfile.mkdtemp(prefix="soce_bench_throughput_"))
     try:
         with LoadSampler() as load:
-            results["zoo"] = measure([zoo / "experts" / n for n in EXPERTS], bench, items[::8] if args.quick else items,
-                                     reps)
+            results["zoo"] = measure(zoo_pool(), bench, items[::8] if args.quick else items, reps)
             console_log(f"throughput zoo: {results['zoo']['items_per_s']}")
             if not args.quick:
-                pool = make_pool(work / "25M", SHAPE_25M, 3, tokenizer_from=zoo / "experts" / EXPERTS[0])
+                pool = make_pool(work / "25M", SHAPE_25M, 3, tokenizer_from=zoo_pool()[0])
                 results["25M"] = measure(pool, bench, items[::4], reps)
                 console_log(f"throughput 25M: {results['25M']['items_per_s']}")
     finally:
@@ -118,10 +113,8 @@ def main(argv: list[str] | None = None) -> Path:
         "statistic": f"median of {reps} vLLM passes and of {2 * reps} HF passes (before and after vLLM); "
                      "headline = the zoo model",
     }
-    path = write_result("throughput", {"summary": summary, "models": results, "experts": list(EXPERTS),
-                                       "method": __doc__}, args.out, args.quick, started, load)
-    console_log(f"wrote {path}")
-    return path
+    return write_result("throughput", {"summary": summary, "models": results, "experts": list(ZOO_SOUP_EXPERTS),
+                                         "method": __doc__}, args.out, args.quick, started, load)
 
 
 if __name__ == "__main__":

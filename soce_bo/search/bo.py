@@ -4,19 +4,20 @@ Encoding (notes/ax.md §2, option A): K-1 free weights w0..w{K-2} in [m, 1 - (K-
 one a `DerivedParameterConfig` "1 - w0 - ... - w{K-2}", and the linear constraint
 sum(free) <= 1 - m, so every weight is >= m = `min_weight` (0.1 by default, like the grid).
 Chosen over option B (equality constraint via core classes) because it is built with the public
-Client API (only attaching a soup outside the box needs two core calls), survives JSON snapshots, and a BO step takes ~2-3 s instead of SLSQP's tens of
-seconds; the price is that the GP sees K-1 inputs (the last expert is implicit). The derived
-weight can come back as -1e-9, so every suggestion is clipped and renormalised and those
-weights -- the ones actually merged and recorded -- are what we attach and match results to.
+Client API (only attaching a soup outside the box needs two core calls), survives JSON
+snapshots, and a BO step takes ~2-3 s instead of SLSQP's tens of seconds; the price is that
+the GP sees K-1 inputs (the last expert is implicit). The derived weight can come back as
+-1e-9, so every suggestion is clipped and renormalised and those weights -- the ones actually
+merged and recorded -- are what we attach and match results to.
 
 Seeds: the K experts alone (simplex vertices) and the uniform soup are suggested first, like
 any trial, and attached to Ax only when their result is observed (attach_trial +
 complete_trial). With m > 0 the vertices lie outside the search box; Ax's adapter expands its
 model space to cover them, so they still train the GP, while candidates come from the box. In a
 run they are already in the scheduler's cache (the "expert" and "uniform" trials), so they cost
-no evaluation; they do count toward `budget`, which is the
-number of trials this strategy observes. Ax then generates straight from the GP
-(`sobol_trials` extra quasi-random points first, 0 by default).
+no evaluation; they do count toward `budget`, which is the number of trials this strategy
+observes. Ax then generates straight from the GP (`sobol_trials` extra quasi-random points
+first, 0 by default).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from pathlib import Path
 
 import torch
 from ax import Client, RangeParameterConfig
-from ax.core.arm import Arm
 from ax.api.configs import DerivedParameterConfig
+from ax.core.arm import Arm
 from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import DataRequiredError, SearchSpaceExhausted, UnsupportedError
 
@@ -137,7 +138,7 @@ class BayesOpt:
         client = Client(random_seed=self.seed)
         free = self._params[:-1]
         lo = self.min_weight
-        hi = 1.0 - lo * (len(free))  # the other experts keep at least `lo` each
+        hi = 1.0 - lo * len(free)  # the other experts keep at least `lo` each
         params: list = [RangeParameterConfig(name=p, bounds=(lo, hi), parameter_type="float") for p in free]
         params.append(DerivedParameterConfig(name=self._params[-1], parameter_type="float",
                                              expression_str="1.0 - " + " - ".join(free)))

@@ -44,7 +44,7 @@ def test_observations_are_binomial_around_the_truth():
 
 def test_same_soup_same_score_like_greedy_decoding():
     fn = SimplexObjective(3, 0)
-    assert fn({"e0": 0.5, "e1": 0.5})== fn({"e0": 0.5, "e1": 0.5, "e2": 0.0})
+    assert fn({"e0": 0.5, "e1": 0.5}) == fn({"e0": 0.5, "e1": 0.5, "e2": 0.0})
 
 
 def test_bad_sizes_are_refused():
