@@ -28,6 +28,8 @@ class TrialResult:
         per_category: accuracy, n and SEM per category.
         seconds: the evaluator's own time for this soup (swap + generation + scoring).
         failed / error: the evaluation raised; objective is NaN then.
+        retries: errors of earlier attempts of this trial whose server died or hung and was
+            replaced (the trial was then run again on the new server).
     """
 
     objective: float
@@ -36,13 +38,15 @@ class TrialResult:
     seconds: float = 0.0
     failed: bool = False
     error: str | None = None
+    retries: tuple[str, ...] = ()
 
     @classmethod
-    def failure(cls, error: str, seconds: float = 0.0) -> TrialResult:
-        return cls(objective=math.nan, sem=math.nan, seconds=seconds, failed=True, error=error)
+    def failure(cls, error: str, seconds: float = 0.0, retries: Sequence[str] = ()) -> TrialResult:
+        return cls(objective=math.nan, sem=math.nan, seconds=seconds, failed=True, error=error,
+                   retries=tuple(retries))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "objective": self.objective,
             "sem": self.sem,
             "per_category": {c: s.as_dict() for c, s in self.per_category.items()},
@@ -50,6 +54,9 @@ class TrialResult:
             "failed": self.failed,
             "error": self.error,
         }
+        if self.retries:
+            out["retries"] = list(self.retries)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrialResult:
@@ -57,7 +64,7 @@ class TrialResult:
                 for c, s in data.get("per_category", {}).items()}
         return cls(objective=float(data["objective"]), sem=float(data["sem"]), per_category=cats,
                    seconds=float(data.get("seconds", 0.0)), failed=bool(data.get("failed", False)),
-                   error=data.get("error"))
+                   error=data.get("error"), retries=tuple(str(e) for e in data.get("retries", ())))
 
 
 class Evaluator(Protocol):

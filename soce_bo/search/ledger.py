@@ -4,6 +4,10 @@ One line per completed trial, written, flushed and fsync'd before anything else 
 the result, so `kill -9` loses no completed trial. A kill can tear only the last line; the
 reader skips it, and opening the ledger for appending cuts it off so the next record starts on
 a fresh line. A malformed line anywhere else is corruption and is reported with its number.
+
+The first line may be a header, `{"header": {...}}`: the identity of what produced the scores
+(pool contents, benchmark, items, generation settings). A ledger opened with a header refuses a
+file whose header differs, naming the changed keys, so a resumed run never reuses stale scores.
 """
 
 from __future__ import annotations
@@ -53,17 +57,30 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _parse(path: Path) -> tuple[list[TrialRecord], int]:
-    """Records, and the byte length of the intact prefix (everything before a torn last line)."""
+class LedgerMismatch(SoceError):
+    """The ledger on disk was written for another run identity (pool, benchmark, items, ...)."""
+
+    def __init__(self, path: Path, changed: list[str]) -> None:
+        self.path, self.changed = path, changed
+        super().__init__(f"{path} was written with other settings: {', '.join(changed)} changed")
+
+
+def _parse(path: Path) -> tuple[list[TrialRecord], int, dict[str, Any] | None]:
+    """Records, the byte length of the intact prefix (before a torn last line), and the header."""
     data = path.read_bytes()
     records, good_end, start = [], 0, 0
+    header: dict[str, Any] | None = None
     while start < len(data):
         nl = data.find(b"\n", start)
         line = data[start:] if nl < 0 else data[start:nl]
         end = len(data) if nl < 0 else nl + 1
         try:
             if line.strip():
-                records.append(TrialRecord.from_dict(json.loads(line)))
+                row = json.loads(line)
+                if start == 0 and isinstance(row, dict) and set(row) == {"header"}:
+                    header = row["header"]
+                else:
+                    records.append(TrialRecord.from_dict(row))
             good_end = end
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             if nl < 0 or not data[end:].strip():  # the last line: torn by a kill mid-write
@@ -72,7 +89,7 @@ def _parse(path: Path) -> tuple[list[TrialRecord], int]:
             raise SoceError(f"ledger {path}:{line_no} is corrupt ({err}); it is not the last line, so "
                             "it was not torn by a kill -- fix or remove that line") from None
         start = end
-    return records, good_end
+    return records, good_end, header
 
 
 def read_ledger(path: str | Path) -> list[TrialRecord]:
@@ -81,14 +98,33 @@ def read_ledger(path: str | Path) -> list[TrialRecord]:
     return _parse(path)[0] if path.exists() else []
 
 
-class Ledger:
-    """The ledger file plus its records in memory (the scheduler writes from one thread)."""
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two JSON-like trees (sorted, for one clear message)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old or key not in new:
+                out.append(where)
+            else:
+                out += changed_keys(old[key], new[key], where)
+        return out
+    return [] if old == new else [prefix or "<header>"]
 
-    def __init__(self, path: str | Path) -> None:
+
+class Ledger:
+    """The ledger file plus its records in memory (the scheduler writes from one thread).
+
+    With `header`, a new file starts with it and an existing one must carry the same header
+    (else `LedgerMismatch`); a file holding only a header or nothing counts as new.
+    """
+
+    def __init__(self, path: str | Path, header: Mapping[str, Any] | None = None) -> None:
         self.path = Path(path)
         self.records: list[TrialRecord] = []
+        self.header: dict[str, Any] | None = None
         if self.path.exists():
-            self.records, good_end = _parse(self.path)
+            self.records, good_end, self.header = _parse(self.path)
             if good_end < self.path.stat().st_size:  # drop a torn tail before appending
                 os.truncate(self.path, good_end)
             if good_end and not self.path.read_bytes().endswith(b"\n"):  # whole record, "\n" lost
@@ -96,6 +132,23 @@ class Ledger:
                     fh.write("\n")
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        if header is not None:
+            wanted = json.loads(json.dumps(header, sort_keys=True))  # the form it takes on disk
+            if self.header is None and not self.records:
+                self._write_header(wanted)
+            elif self.header is None:
+                raise LedgerMismatch(self.path, ["header (the ledger has none: written by an older version)"])
+            elif self.header != wanted:
+                raise LedgerMismatch(self.path, changed_keys(self.header, wanted))
+
+    def _write_header(self, header: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"header": header}, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self.header = header
 
     def for_strategy(self, name: str) -> list[TrialRecord]:
         return [r for r in self.records if r.strategy == name]
