@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from soce_bo.errors import BenchmarkError
-from soce_bo.evaluate.benchmark import CategoryScore
+from soce_bo.values import CategoryScore
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,40 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from soce_bo.values import CategoryScore, GenRequest, Item
 
-@dataclass(frozen=True)
-class Item:
-    """One benchmark question. `meta` carries benchmark-specific extras (e.g. BFCL function docs)."""
-
-    id: str
-    category: str
-    prompt: str
-    answer: Any
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GenRequest:
-    """What to ask the model: greedy decoding is implied (temperature 0) for reproducible scores."""
-
-    prompt: str
-    max_tokens: int
-    stop: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CategoryScore:
-    """Mean score of one category, with the binomial standard error of that mean."""
-
-    accuracy: float
-    n: int
-    sem: float
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"accuracy": self.accuracy, "n": self.n, "sem": self.sem}
+__all__ = ["Benchmark", "CategoryScore", "GenRequest", "Item", "binomial_sem", "macro_mean", "macro_sem",
+           "summarize"]
 
 
 @runtime_checkable

@@ -7,64 +7,13 @@ the evaluators, the cache and the ledger, so a strategy is pure bookkeeping and 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from soce_bo.evaluate.benchmark import CategoryScore
+from soce_bo.values import CategoryScore, TrialResult, Weights
 
-Weights = dict[str, float]
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """Score of one soup on the dev split.
-
-    Args:
-        objective: the aggregate being maximised (e.g. macro mean of category accuracies).
-        sem: its standard error (binomial, see `evaluate.benchmark.macro_sem`); NaN if unknown.
-        per_category: accuracy, n and SEM per category.
-        seconds: the evaluator's own time for this soup (swap + generation + scoring).
-        failed / error: the evaluation raised; objective is NaN then.
-        retries: errors of earlier attempts of this trial whose server died or hung and was
-            replaced (the trial was then run again on the new server).
-    """
-
-    objective: float
-    sem: float
-    per_category: Mapping[str, CategoryScore] = field(default_factory=dict)
-    seconds: float = 0.0
-    failed: bool = False
-    error: str | None = None
-    retries: tuple[str, ...] = ()
-
-    @classmethod
-    def failure(cls, error: str, seconds: float = 0.0, retries: Sequence[str] = ()) -> TrialResult:
-        return cls(objective=math.nan, sem=math.nan, seconds=seconds, failed=True, error=error,
-                   retries=tuple(retries))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "objective": self.objective,
-            "sem": self.sem,
-            "per_category": {c: s.as_dict() for c, s in self.per_category.items()},
-            "seconds": self.seconds,
-            "failed": self.failed,
-            "error": self.error,
-        }
-        if self.retries:
-            out["retries"] = list(self.retries)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrialResult:
-        cats = {c: CategoryScore(accuracy=float(s["accuracy"]), n=int(s["n"]), sem=float(s["sem"]))
-                for c, s in data.get("per_category", {}).items()}
-        return cls(objective=float(data["objective"]), sem=float(data["sem"]), per_category=cats,
-                   seconds=float(data.get("seconds", 0.0)), failed=bool(data.get("failed", False)),
-                   error=data.get("error"), retries=tuple(str(e) for e in data.get("retries", ())))
+__all__ = ["CategoryScore", "Evaluator", "Strategy", "SupportsSnapshot", "TrialResult", "Weights"]
 
 
 class Evaluator(Protocol):

@@ -41,7 +41,7 @@ from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import DataRequiredError, SearchSpaceExhausted, UnsupportedError
 
 from soce_bo.errors import ConfigError
-from soce_bo.search.base import TrialResult, Weights
+from soce_bo.values import TrialResult, Weights
 from soce_bo.search.simplex import WeightsKey, check_budget, check_experts, to_simplex, uniform, vertex, weights_key
 
 log = logging.getLogger(__name__)

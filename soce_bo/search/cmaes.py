@@ -17,7 +17,7 @@ import cma
 import numpy as np
 
 from soce_bo.errors import ConfigError
-from soce_bo.search.base import TrialResult, Weights
+from soce_bo.values import TrialResult, Weights
 from soce_bo.search.simplex import check_budget, check_experts, to_simplex, weights_key
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from soce_bo.search.base import TrialResult, Weights
+from soce_bo.values import TrialResult, Weights
 from soce_bo.search.points import PointQueue
 from soce_bo.search.simplex import check_experts, check_on_simplex, vertex
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from soce_bo.errors import ConfigError
-from soce_bo.search.base import TrialResult, Weights
+from soce_bo.values import TrialResult, Weights
 from soce_bo.search.simplex import WeightsKey, check_budget, check_experts, uniform, vertex, weights_key
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from soce_bo.errors import SoceError
-from soce_bo.search.base import TrialResult, Weights
+from soce_bo.values import TrialResult, Weights
 
 
 @dataclass(frozen=True)

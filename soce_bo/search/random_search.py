@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from soce_bo.errors import ConfigError
-from soce_bo.search.base import TrialResult, Weights
+from soce_bo.values import TrialResult, Weights
 from soce_bo.search.points import PointQueue
 from soce_bo.search.simplex import check_budget, check_experts
 
