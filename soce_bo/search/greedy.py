@@ -18,14 +18,23 @@ from soce_bo.search.simplex import WeightsKey, check_budget, check_experts, unif
 
 
 class GreedySoup:
-    """Sequential ingredient selection; `budget` caps the trials (default: the full 2K - 1)."""
+    """Sequential ingredient selection; `budget` caps the trials (default: the full 2K - 1).
+
+    `seed` is part of every strategy's constructor (the run passes it to all of them); the recipe
+    is deterministic (ties keep the expert order), so no seed changes it. A `budget` above 2K - 1
+    is refused: the recipe cannot use more trials.
+    """
 
     def __init__(self, experts: Sequence[str], budget: int | None = None, seed: int = 0,
                  name: str = "greedy") -> None:
         self.name = name
         self.experts = check_experts(experts, name)
         check_budget(budget, name)
-        self.budget = min(budget or 2 * len(self.experts) - 1, 2 * len(self.experts) - 1)
+        most = 2 * len(self.experts) - 1
+        if budget is not None and budget > most:
+            raise ConfigError(f"search.{name}.budget={budget} exceeds what greedy soup can use with "
+                              f"{len(self.experts)} experts (2K - 1 = {most}); use null for all of it")
+        self.budget = budget or most
         self._solo: dict[str, float] = {}  # expert -> its own objective (-inf if it failed)
         self._issued: set[WeightsKey] = set()
         self._order: list[str] = []  # ingredients by solo score, set once all vertices are in

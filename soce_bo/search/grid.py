@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from soce_bo.errors import ConfigError
-from soce_bo.values import TrialResult, Weights
-from soce_bo.search.points import PointQueue
+from soce_bo.search.points import PlannedSearch, PointQueue
 from soce_bo.search.simplex import check_budget, check_experts, uniform
+from soce_bo.values import Weights
 
 
 def grid_points(experts: Sequence[str], step: float = 0.1, lo: float = 0.1, hi: float = 0.9,
@@ -51,13 +51,12 @@ def grid_points(experts: Sequence[str], step: float = 0.1, lo: float = 0.1, hi: 
     return points
 
 
-class GridSearch:
-    """Evaluate the grid (or the first `budget` points of its seeded shuffle)."""
+class GridSearch(PlannedSearch):
+    """Evaluate the grid (or the first `budget` points of its seeded shuffle; `seed` orders the shuffle)."""
 
     def __init__(self, experts: Sequence[str], budget: int | None = None, seed: int = 0, name: str = "grid",
                  step: float = 0.1, lo: float = 0.1, hi: float = 0.9, include_uniform: bool = True,
                  order: str = "shuffled") -> None:
-        self.name = name
         names = check_experts(experts, name)
         check_budget(budget, name)
         points = grid_points(names, step, lo, hi, include_uniform)
@@ -65,16 +64,6 @@ class GridSearch:
             points = [points[i] for i in np.random.default_rng(seed).permutation(len(points))]
         elif order != "lexicographic":
             raise ConfigError(f"search.{name}.order must be 'shuffled' or 'lexicographic', got {order!r}")
-        queue = PointQueue(points, name)
-        self.grid_size = len(queue)
-        self._queue = PointQueue(queue.points[: budget or None], name)
-        self.budget = len(self._queue)
-
-    def suggest(self, n: int) -> list[Weights]:
-        return self._queue.take(n)
-
-    def observe(self, weights: Weights, result: TrialResult) -> None:
-        self._queue.mark(weights)
-
-    def done(self) -> bool:
-        return self._queue.finished()
+        distinct = PointQueue(points, name).points  # uniform drops out when it is on the grid
+        self.grid_size = len(distinct)
+        super().__init__(name, distinct[: budget or None])

@@ -2,7 +2,8 @@
 
 Uniform, fixed, grid and random search all know their whole plan up front; `PointQueue` hands
 the points out in order and matches results back by `weights_key`, in any completion order.
-Strategies hold one (composition, not inheritance), so each stays a short, readable file.
+`PlannedSearch` is their one ask/tell body over such a queue: each of those strategies only
+computes its points (a short, readable file) and hands them to it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from collections.abc import Sequence
 
 from soce_bo.errors import ConfigError
 from soce_bo.search.simplex import WeightsKey, weights_key
-
-Weights = dict[str, float]
+from soce_bo.values import TrialResult, Weights
 
 
 class PointQueue:
@@ -61,3 +61,25 @@ class PointQueue:
 
     def finished(self) -> bool:
         return len(self._observed) == len(self.points)
+
+
+class PlannedSearch:
+    """Ask/tell over a plan known up front: hand out the points in order, done once all have results.
+
+    `budget` is the number of distinct points (a repeated soup would be a wasted trial).
+    Subclasses compute the points and call `super().__init__(name, points)`.
+    """
+
+    def __init__(self, name: str, points: Sequence[Weights]) -> None:
+        self.name = name
+        self._queue = PointQueue(points, name)
+        self.budget = len(self._queue)
+
+    def suggest(self, n: int) -> list[Weights]:
+        return self._queue.take(n)
+
+    def observe(self, weights: Weights, result: TrialResult) -> None:
+        self._queue.mark(weights)
+
+    def done(self) -> bool:
+        return self._queue.finished()

@@ -11,31 +11,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from soce_bo.errors import ConfigError
-from soce_bo.values import TrialResult, Weights
-from soce_bo.search.points import PointQueue
+from soce_bo.search.points import PlannedSearch
 from soce_bo.search.simplex import check_budget, check_experts
 
 
-class RandomSearch:
+class RandomSearch(PlannedSearch):
     """`budget` seeded Dirichlet draws over the experts."""
 
     def __init__(self, experts: Sequence[str], budget: int = 20, seed: int = 0, name: str = "random",
                  alpha: float = 1.0) -> None:
-        self.name = name
         names = check_experts(experts, name)
         check_budget(budget, name)
         if not alpha > 0:
             raise ConfigError(f"search.{name}.alpha must be > 0, got {alpha}")
         draws = np.random.default_rng(seed).dirichlet(np.full(len(names), float(alpha)), size=budget)
         points = [{e: float(v) for e, v in zip(names, row / row.sum(), strict=True)} for row in draws]
-        self._queue = PointQueue(points, name)
-        self.budget = len(self._queue)
-
-    def suggest(self, n: int) -> list[Weights]:
-        return self._queue.take(n)
-
-    def observe(self, weights: Weights, result: TrialResult) -> None:
-        self._queue.mark(weights)
-
-    def done(self) -> bool:
-        return self._queue.finished()
+        super().__init__(name, points)

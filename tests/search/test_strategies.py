@@ -151,3 +151,11 @@ def test_bad_settings_name_the_parameter():
         CMAES(EXPERTS, mapping="tanh")
     with pytest.raises(ConfigError, match="duplicate expert"):
         UniformSoup(["a", "a"])
+
+
+def test_budgets_a_strategy_cannot_use_are_refused_not_ignored():
+    with pytest.raises(ConfigError, match="budget must be 1"):
+        UniformSoup(EXPERTS, budget=3)
+    with pytest.raises(ConfigError, match="2K - 1"):
+        GreedySoup(EXPERTS, budget=2 * len(EXPERTS))
+    assert GreedySoup(EXPERTS, budget=2).budget == 2
