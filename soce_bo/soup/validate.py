@@ -147,7 +147,7 @@ def _compare_tokenizers(first: Checkpoint, other: Checkpoint) -> None:
             )
 
 
-def _fingerprint(checkpoint: Checkpoint) -> str:
+def content_fingerprint(checkpoint: Checkpoint) -> str:
     """Hash of file sizes, headers and 16 evenly spread 64 KiB chunks: cheap, rarely ambiguous."""
     digest = hashlib.sha256()
     for file in checkpoint.weight_files:
@@ -173,7 +173,7 @@ def _check_distinct_contents(checkpoints: Sequence[Checkpoint]) -> None:
     """Two copies of one model waste a search dimension; a full hash runs only on a sample clash."""
     seen: dict[str, list[Checkpoint]] = {}
     for checkpoint in checkpoints:
-        twins = seen.setdefault(_fingerprint(checkpoint), [])
+        twins = seen.setdefault(content_fingerprint(checkpoint), [])
         for twin in twins:
             if _full_hash(twin) == _full_hash(checkpoint):
                 raise PoolError(
