@@ -43,6 +43,15 @@ class Strategy(Protocol):
 
 
 @runtime_checkable
+class SupportsPredict(Protocol):
+    """Optional: strategies with a surrogate model (BO) can predict the objective of any soup."""
+
+    def predict(self, points: Sequence[Weights]) -> list[tuple[float, float]]:
+        """(mean, sem) of the objective at each point; RuntimeError before any model fit."""
+        ...
+
+
+@runtime_checkable
 class SupportsSnapshot(Protocol):
     """Optional: strategies with state worth more than a replay (Ax keeps its own experiment)."""
 
