@@ -11,6 +11,7 @@ into one line naming the culprit. Anything else is our bug and keeps its traceba
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -37,8 +38,13 @@ def user_error_message(err: BaseException) -> str | None:
         inner = user_error_message(err.__cause__)
         return inner if inner is not None else _first_line(f"{_first_line(str(err))}: {err.__cause__}")
     if isinstance(err, (HydraException, OmegaConfBaseException)):
-        text = _first_line(str(err))
         cause = err.__cause__ or err.__context__
+        unknown = re.search(r"full_key: (\S+)", str(cause or "")) if "not in struct" in str(cause or "") else None
+        if unknown and "Could not override" in str(err):
+            hint = re.search(r"use (\S+)", str(err))
+            return (f"config: unknown key {unknown.group(1)!r}" + (f" (to add a new key write {hint.group(1)})"
+                                                                   if hint else ""))
+        text = _first_line(str(err))
         if isinstance(cause, OmegaConfBaseException) and _first_line(str(cause)) not in text:
             text = f"{text} ({_first_line(str(cause))})"
         return f"config: {text}"

@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from soce_bo.errors import ConfigError, exit_on_user_error
+from soce_bo.cli import hydra_cli
+from soce_bo.errors import ConfigError
 
 REQUIRED = ("models", "weights", "out")
 
@@ -20,7 +20,6 @@ def _as_list(cfg: DictConfig, key: str) -> list:
     return value
 
 
-@exit_on_user_error
 def run(cfg: DictConfig) -> None:
     """Validate, write, and print a one-line summary (tensors, bytes, seconds, GB/s)."""
     missing = [key for key in REQUIRED if OmegaConf.is_missing(cfg, key)]
@@ -48,7 +47,7 @@ def run(cfg: DictConfig) -> None:
     )
 
 
-@hydra.main(config_path="../conf", config_name="merge", version_base="1.3")
+@hydra_cli("merge")
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

@@ -11,21 +11,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from soce_bo.errors import BenchmarkError, ConfigError, exit_on_user_error
+from soce_bo.atomic import atomic_write
+from soce_bo.cli import hydra_cli
+from soce_bo.errors import BenchmarkError, ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item, macro_mean
 from soce_bo.evaluate.runner import EvalResult, evaluate_items
 from soce_bo.soup.weights import check_weights
@@ -114,22 +113,11 @@ def print_table(result: EvalResult, title: str, console: Console) -> None:
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write to a temp file next to `path`, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """The result as indented JSON, written atomically: a reader never sees half a file."""
+    atomic_write(path, json.dumps(payload, indent=2) + "\n")
 
 
-@hydra.main(config_path="../../conf", config_name="evaluate", version_base="1.3")
-@exit_on_user_error
+@hydra_cli("evaluate")
 def main(cfg: DictConfig) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     from soce_bo.soup.validate import validate_pool

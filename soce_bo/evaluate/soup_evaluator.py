@@ -18,9 +18,9 @@ from typing import TypeVar
 from soce_bo.errors import ConfigError, ServerError
 from soce_bo.evaluate.benchmark import Benchmark, Item, macro_mean, macro_sem
 from soce_bo.evaluate.runner import evaluate_items
-from soce_bo.search.base import TrialResult
 from soce_bo.serve.client import SoupClient
 from soce_bo.serve.replica import Replica
+from soce_bo.values import TrialResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from soce_bo.atomic import atomic_write
 from soce_bo.errors import ConfigError
 
 SCHEMA_VERSION = 2
@@ -87,9 +88,7 @@ class RunResults:
 
     def write(self, path: Path) -> None:
         """Atomically (temp file + rename): a kill never leaves a half-written results.json."""
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, default=float))
-        tmp.replace(path)
+        atomic_write(path, json.dumps(self.to_dict(), indent=1, default=float))
 
     @classmethod
     def load(cls, run_dir: str | Path) -> RunResults:

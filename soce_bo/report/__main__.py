@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hydra
 from omegaconf import DictConfig
 
-from soce_bo.errors import ConfigError, exit_on_user_error
+from soce_bo.cli import hydra_cli
+from soce_bo.errors import ConfigError
 from soce_bo.report.report import build_report
 
 
-@hydra.main(config_path="../../conf", config_name="report", version_base="1.3")
-@exit_on_user_error
+@hydra_cli("report")
 def main(cfg: DictConfig) -> None:
     if not cfg.run_dir:
         raise ConfigError("run_dir is required: python -m soce_bo.report run_dir=DIR")

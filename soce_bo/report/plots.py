@@ -1,4 +1,4 @@
-"""The report's figures, each a function results-dict -> PNG path (matplotlib, no display).
+"""The report's figures, each a function RunResults -> PNG path (matplotlib, no display).
 
 Everything is drawn from results.json alone, so `python -m soce_bo.report run_dir=...` can rebuild
 a report without Ax, a server or the checkpoints.
@@ -14,10 +14,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-STRATEGY_COLORS = {
-    "bo": "tab:red", "grid": "tab:blue", "random": "tab:gray", "greedy": "tab:green",
-    "cmaes": "tab:purple", "uniform": "tab:orange", "expert": "black",
-}
+from soce_bo.recipe.results import RunResults  # noqa: E402
+
+PALETTE = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink",
+           "tab:olive", "tab:cyan", "tab:gray")
+
+
+def strategy_colors(results: RunResults) -> dict[str, str]:
+    """A colour per strategy, in the run's `search` order: no list of strategy names here."""
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(results.strategies)}
+    return {**colors, "expert": "black", "uniform_all": "tab:gray"}
 
 
 def _save(fig, path: Path) -> Path:
@@ -27,9 +33,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def correlation_heatmap(results: dict, path: Path) -> Path | None:
+def correlation_heatmap(results: RunResults, path: Path) -> Path | None:
     """Pearson correlation between categories (across models), ordered and boxed by cluster."""
-    an = results.get("analysis") or {}
+    an = results.analysis or {}
     cats = an.get("categories")
     corr = an.get("correlation")
     if not cats or corr is None:
@@ -52,26 +58,27 @@ def correlation_heatmap(results: dict, path: Path) -> Path | None:
         ax.add_patch(plt.Rectangle((start - 0.5, start - 0.5), size, size, fill=False, lw=2, ec="k"))
         start += size
     fig.colorbar(im, ax=ax, shrink=0.8, label="Pearson ρ")
-    ax.set_title("Category correlation across candidates (boxes: clusters)")
+    ax.set_title("Category correlation across candidates\n(boxes: clusters)", fontsize=10)
     return _save(fig, path)
 
 
-def best_so_far(results: dict, path: Path) -> Path | None:
+def best_so_far(results: RunResults, path: Path) -> Path | None:
     """Best dev objective versus number of evaluations, one line per strategy.
 
     Seeds (the experts, the uniform soup) count as the first evaluations of every strategy that
     starts from them, so the x axis is what each strategy actually paid.
     """
-    curves = results.get("curves") or {}
+    curves = results.curves
     if not curves:
         return None
+    colors = strategy_colors(results)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, ys in curves.items():
         if len(ys) == 0:
             continue
         ax.step(range(1, len(ys) + 1), ys, where="post", label=f"{name} ({len(ys)})",
-                color=STRATEGY_COLORS.get(name), lw=2 if name == "bo" else 1.3)
-    ref = results.get("reference_lines") or {}
+                color=colors.get(name), lw=2 if name == "bo" else 1.3)
+    ref = results.reference_lines
     for label, y in ref.items():
         ax.axhline(y, ls="--", lw=0.9, color="k" if "expert" in label else "tab:orange", alpha=0.7)
         ax.text(ax.get_xlim()[1], y, f" {label}", va="center", fontsize=8)
@@ -83,32 +90,30 @@ def best_so_far(results: dict, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def category_bars(results: dict, path: Path, split: str = "test") -> Path | None:
+def category_bars(results: RunResults, path: Path, split: str = "test") -> Path | None:
     """Per-category scores with SEM error bars for experts, uniform soups and the best soups."""
-    rows = results.get("tables", {}).get(split) or {}
+    rows = results.rows(split)
     if not rows:
         return None
-    labels = list(rows)
-    cats = list(next(iter(rows.values()))["per_category"])
-    width = 0.8 / len(labels)
-    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(cats) + 0.3 * len(labels)), 4.5))
-    for i, label in enumerate(labels):
-        pc = rows[label]["per_category"]
-        ys = [pc[c]["accuracy"] for c in cats]
-        es = [pc[c]["sem"] for c in cats]
-        ax.bar(np.arange(len(cats)) + i * width, ys, width, yerr=es, label=label, capsize=2)
+    cats = list(rows[0].per_category)
+    width = 0.8 / len(rows)
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(cats) + 0.3 * len(rows)) + 2.5, 4.5))
+    for i, row in enumerate(rows):
+        ys = [row.per_category[c]["accuracy"] for c in cats]
+        es = [row.per_category[c]["sem"] for c in cats]
+        ax.bar(np.arange(len(cats)) + i * width, ys, width, yerr=es, label=row.label, capsize=2)
     ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2, cats)
     ax.set_ylabel(f"{split} accuracy")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")  # beside the bars, never over them
     ax.set_title(f"Per-category {split} scores (± binomial SEM)")
     return _save(fig, path)
 
 
-def soup_weights(results: dict, path: Path) -> Path | None:
+def soup_weights(results: RunResults, path: Path) -> Path | None:
     """Stacked bars: the expert weights of each strategy's best soup."""
-    best = results.get("best") or {}
-    experts = results.get("experts") or []
+    best = results.best
+    experts = results.experts
     if not best or not experts:
         return None
     names = list(best)
@@ -130,10 +135,11 @@ def _ternary_xy(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return w[:, 1] + 0.5 * w[:, 2], (np.sqrt(3) / 2) * w[:, 2]
 
 
-def ternary_surrogate(results: dict, path: Path) -> Path | None:
+def ternary_surrogate(results: RunResults, path: Path) -> Path | None:
     """For 3 experts: the BO surrogate's mean over the simplex, with every evaluated soup."""
-    sur = results.get("surrogate") or {}
-    experts = results.get("experts") or []
+    sur = results.surrogate or {}
+    experts = results.experts
+    colors = strategy_colors(results)
     if len(experts) != 3 or not sur.get("points"):
         return None
     pts = np.asarray(sur["points"], dtype=float)
@@ -142,10 +148,10 @@ def ternary_surrogate(results: dict, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 5.2))
     tri = ax.tricontourf(x, y, mean, levels=14, cmap="viridis")
     fig.colorbar(tri, ax=ax, label="surrogate mean (dev objective)")
-    for t in results.get("trials", []):
+    for t in results.trials:
         w = np.array([[t["weights"].get(e, 0.0) for e in experts]])
         tx, ty = _ternary_xy(w)
-        ax.scatter(tx, ty, s=14, c=STRATEGY_COLORS.get(t["strategy"], "white"), edgecolors="white", lw=0.4)
+        ax.scatter(tx, ty, s=14, c=colors.get(t["strategy"], "white"), edgecolors="white", lw=0.4)
     for (vx, vy), name in zip([(0, 0), (1, 0), (0.5, np.sqrt(3) / 2)], experts):
         ax.annotate(name, (vx, vy), textcoords="offset points", xytext=(0, -12 if vy == 0 else 6),
                     ha="center", fontsize=9)

@@ -7,14 +7,12 @@ chosen on dev can lose on test, and the report says so rather than hiding it.
 from __future__ import annotations
 
 import base64
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import markdown
 
-from soce_bo.errors import ConfigError
+from soce_bo.atomic import atomic_write
+from soce_bo.recipe.results import RunResults, SoupRow
 from soce_bo.report import plots
 
 
@@ -22,75 +20,72 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}"
 
 
-def _row(label: str, entry: dict, cats: list[str]) -> str:
-    pc = entry["per_category"]
+def _row(row: SoupRow, cats: list[str]) -> str:
+    pc = row.per_category
     cells = [f"{_pct(pc[c]['accuracy'])} ± {_pct(pc[c]['sem'])}" if c in pc else "–" for c in cats]
-    w = entry.get("weights") or {}
-    wtxt = ", ".join(f"{k} {v:.2f}" for k, v in w.items() if v > 1e-6)
-    return f"| {label} | " + " | ".join(cells) + f" | **{_pct(entry.get('objective'))}** | {wtxt} |"
+    wtxt = ", ".join(f"{k} {v:.2f}" for k, v in row.weights.items() if v > 1e-6)
+    return f"| {row.label} | " + " | ".join(cells) + f" | **{_pct(row.objective)}** | {wtxt} |"
 
 
-def _score_table(rows: dict, cats: list[str], objective_name: str) -> list[str]:
+def _score_table(rows: list[SoupRow], cats: list[str], objective_name: str) -> list[str]:
     head = "| soup | " + " | ".join(cats) + f" | {objective_name} | weights |"
     sep = "|---" * (len(cats) + 3) + "|"
-    return [head, sep] + [_row(label, e, cats) for label, e in rows.items()]
+    return [head, sep] + [_row(r, cats) for r in rows]
 
 
-def verdict(results: dict) -> list[str]:
+def verdict(results: RunResults) -> list[str]:
     """Sentences on whether the search paid off on the report split; never more than the numbers say."""
-    test = results.get("tables", {}).get(results["splits"]["report"]) or {}
-    lines = []
-    experts = {k: v for k, v in test.items() if k.startswith("expert:")}
+    split = results.splits["report"]
+    rows = results.rows(split)
+    experts = [r for r in rows if r.kind == "expert"]
     if not experts:
         return ["No test evaluations recorded."]
-    best_label, best_expert = max(experts.items(), key=lambda kv: kv[1]["objective"])
-    for label in [k for k in test if k.startswith("best:")]:
-        e = test[label]
-        diff = e["objective"] - best_expert["objective"]
+    top = max(experts, key=lambda r: r.objective)
+    lines = []
+    best_rows = {r.name: r for r in rows if r.kind == "best"}
+    for name, r in best_rows.items():
+        diff = r.objective - top.objective
         word = "beat" if diff > 0 else ("tied" if diff == 0 else "did NOT beat")
-        lines.append(f"- **{label[5:]}** soup {word} the best single candidate ({best_label[7:]}) on "
-                     f"{results['splits']['report']}: {_pct(e['objective'])} vs "
-                     f"{_pct(best_expert['objective'])} ({100 * diff:+.2f} pp; SEM ≈ {_pct(e.get('sem'))}).")
-    if "best:bo" in test and "best:grid" in test:
-        d = test["best:bo"]["objective"] - test["best:grid"]["objective"]
-        n_bo = results.get("evaluations", {}).get("bo")
-        n_grid = results.get("evaluations", {}).get("grid")
+        lines.append(f"- **{name}** soup {word} the best single candidate ({top.name}) on {split}: "
+                     f"{_pct(r.objective)} vs {_pct(top.objective)} ({100 * diff:+.2f} pp; SEM ≈ {_pct(r.sem)}).")
+    if "bo" in best_rows and "grid" in best_rows:
+        d = best_rows["bo"].objective - best_rows["grid"].objective
+        n_bo, n_grid = results.evaluations.get("bo"), results.evaluations.get("grid")
         word = "beat" if d > 0 else ("tied" if d == 0 else "did NOT beat")
-        lines.append(f"- BO ({n_bo} evaluations) {word} the paper's grid ({n_grid} evaluations) on "
-                     f"{results['splits']['report']}: {100 * d:+.2f} pp.")
-    if any(abs(test[k]["objective"] - best_expert["objective"]) < 2 * (test[k].get("sem") or 0)
-           for k in test if k.startswith("best:")):
+        lines.append(f"- BO ({n_bo} evaluations) {word} the paper's grid ({n_grid} evaluations) on {split}: "
+                     f"{100 * d:+.2f} pp.")
+    if any(abs(r.objective - top.objective) < 2 * (r.sem or 0) for r in best_rows.values()):
         lines.append("- Differences within two standard errors are not significant on a split this size.")
+    if results.retries:
+        lines.append(f"- {results.retries} evaluation(s) were retried after their server died or hung "
+                     "(see `retries` in the ledger).")
     return lines
 
 
 def build_report(run_dir: str | Path) -> Path:
     """Write report.md, report.html and the PNG figures into run_dir; return report.html's path."""
     run_dir = Path(run_dir)
-    res_path = run_dir / "results.json"
-    if not res_path.is_file():
-        raise ConfigError(f"no results.json in run_dir {run_dir} (has the run finished its search?)")
-    results = json.loads(res_path.read_text())
+    results = RunResults.load(run_dir)
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
     figs = {
         "Category correlation": plots.correlation_heatmap(results, fig_dir / "correlation.png"),
         "Best-so-far versus evaluations": plots.best_so_far(results, fig_dir / "best_so_far.png"),
         "Per-category report-split scores": plots.category_bars(
-            results, fig_dir / "categories.png", results["splits"]["report"]),
+            results, fig_dir / "categories.png", results.splits["report"]),
         "Weights of the best soups": plots.soup_weights(results, fig_dir / "weights.png"),
         "BO surrogate mean (3 experts)": plots.ternary_surrogate(results, fig_dir / "ternary.png"),
     }
-    cats = results["benchmark"]["categories"]
-    obj = results["benchmark"].get("objective", "objective")
-    an = results.get("analysis") or {}
+    cats = results.benchmark["categories"]
+    obj = results.benchmark.get("objective", "objective")
+    an = results.analysis or {}
     md: list[str] = [
-        f"# SoCE report — {results['run'].get('experiment') or 'run'}",
+        f"# SoCE report — {results.run.get('experiment') or 'run'}",
         "",
-        f"Benchmark **{results['benchmark']['name']}**, selection on **{results['splits']['select']}**, "
-        f"headline numbers on **{results['splits']['report']}**; objective: {obj}. "
-        f"Seed {results['run'].get('seed')}; {len(results.get('trials', []))} evaluations in "
-        f"{results['run'].get('wall_seconds', 0):.0f} s.",
+        f"Benchmark **{results.benchmark['name']}**, selection on **{results.splits['select']}**, "
+        f"headline numbers on **{results.splits['report']}**; objective: {obj}. "
+        f"Seed {results.run.get('seed')}; {len(results.trials)} trials ({results.fresh_evaluations} fresh "
+        f"evaluations) in {results.run.get('wall_seconds', 0):.0f} s.",
         "",
         "## Verdict",
         *verdict(results),
@@ -107,12 +102,12 @@ def build_report(run_dir: str | Path) -> Path:
         *[f"| {e['model']} | {', '.join(e['categories'])} |" for e in an.get("experts", [])],
         "",
     ]
-    for split in (results["splits"]["report"], results["splits"]["select"]):
-        rows = results.get("tables", {}).get(split) or {}
+    for split in (results.splits["report"], results.splits["select"]):
+        rows = results.rows(split)
         if rows:
             md += [f"## Scores on {split}", *_score_table(rows, cats, obj), ""]
-    if results.get("final_soup"):
-        fs = results["final_soup"]
+    if results.final_soup:
+        fs = results.final_soup
         md += ["## Final soup", f"`{fs['path']}` — strategy {fs['strategy']}, weights "
                + ", ".join(f"{k} {v:.3f}" for k, v in fs["weights"].items()), ""]
     md.append("## Figures")
@@ -120,7 +115,7 @@ def build_report(run_dir: str | Path) -> Path:
         if p is not None:
             md += [f"### {title}", f"![{title}](figures/{p.name})", ""]
     text = "\n".join(md) + "\n"
-    _atomic_write(run_dir / "report.md", text)
+    atomic_write(run_dir / "report.md", text)
     html_body = markdown.markdown(text, extensions=["tables"])
     for p in figs.values():  # self-contained HTML: inline the images
         if p is not None:
@@ -130,12 +125,5 @@ def build_report(run_dir: str | Path) -> Path:
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}"
             "img{max-width:100%}</style></head><body>" + html_body + "</body></html>")
-    _atomic_write(run_dir / "report.html", html)
+    atomic_write(run_dir / "report.html", html)
     return run_dir / "report.html"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from soce_bo.errors import ConfigError, exit_on_user_error
+from soce_bo.cli import hydra_cli
+from soce_bo.errors import ConfigError
 from soce_bo.serve.config import ServerConfig
 from soce_bo.serve.server import start_servers
 from soce_bo.soup.validate import validate_pool
@@ -22,8 +22,7 @@ from soce_bo.soup.validate import validate_pool
 log = logging.getLogger("soce_bo.serve")
 
 
-@hydra.main(config_path="../../conf", config_name="serve", version_base="1.3")
-@exit_on_user_error
+@hydra_cli("serve")
 def main(cfg: DictConfig) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     raw = OmegaConf.to_container(cfg.models, resolve=True)

@@ -6,12 +6,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from soce_bo.errors import ConfigError, exit_on_user_error
+from soce_bo.cli import hydra_cli
+from soce_bo.errors import ConfigError
 from soce_bo.zoo.config import ZooConfig
 from soce_bo.zoo.manifest import ZooManifest, load_manifest
 
@@ -49,8 +49,7 @@ def score_tables(manifest: ZooManifest) -> list[Table]:
     return tables
 
 
-@hydra.main(config_path="../../conf", config_name="zoo", version_base="1.3")
-@exit_on_user_error
+@hydra_cli("zoo")
 def main(cfg: DictConfig) -> None:
     from soce_bo.zoo.build import ensure_zoo
     from soce_bo.zoo.manifest import is_current
