@@ -77,13 +77,11 @@ def run_mergekit(spec: dict) -> dict:
     from mergekit.config import MergeConfiguration
     from mergekit.merge import MergeOptions, run_merge
 
-    config = MergeConfiguration.model_validate({
-        "merge_method": "linear", "dtype": "float32", "out_dtype": "float32",
-        "parameters": {"normalize": False},
-        "models": [{"model": str(Path(m).resolve()), "parameters": {"weight": float(w)}}
-                   for m, w in zip(spec["models"], spec["weights"])],
-    })
-    # Offline-safe options (notes/bfcl_and_install.md section 9); everything else at its default.
+    from soce_bo.soup.recipe import mergekit_config
+
+    # The very recipe soce_bo writes beside every soup (linear, fp32 math, normalize: false).
+    config = MergeConfiguration.model_validate(mergekit_config(spec["models"], spec["weights"], "float32"))
+    # Offline-safe options (no model card, no tokenizer copy: nothing fetched); the rest at its default.
     options = MergeOptions(write_model_card=False, copy_tokenizer=False, quiet=True,
                            **spec.get("mergekit_options", {}))
     t0 = time.perf_counter()

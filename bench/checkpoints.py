@@ -2,21 +2,25 @@
 
 Why not `LlamaForCausalLM(config).save_pretrained`: that holds the whole model (and its init) in
 memory -- 4 GB for a 1B fp32 model -- and takes minutes for the sizes benchmarked here. The
-safetensors format is simple (8-byte header length, JSON header, raw little-endian data), so we
-stream one tensor at a time: memory stays at the largest tensor. Tensor names and the config are
+safetensors format is simple (8-byte header length, JSON header, raw little-endian data), so
+soce_bo's own shard writer streams one tensor at a time: memory stays at the largest tensor. Tensor names and the config are
 those of a Hugging Face Llama, so transformers, vLLM, mergekit and soce_bo all accept them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from soce_bo.atomic import atomic_file
+from soce_bo.soup.checkpoint import CODE_OF
+from soce_bo.soup.shards import PlannedTensor, Shard, ShardStream
+from soce_bo.soup.write import CANONICAL
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "generation_config.json", "tokenizer.model")
@@ -89,30 +93,22 @@ def _random_tensor(name: str, shape: tuple[int, ...], gen: torch.Generator, dtyp
 
 
 def write_safetensors_stream(path: Path, shape: LlamaShape, seed: int, dtype: torch.dtype) -> int:
-    """Write a random Llama state dict to `path` tensor by tensor; returns bytes of tensor data."""
-    code = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}[dtype]
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    header: dict[str, dict] = {}
-    offset = 0
-    specs = list(shape.tensors())
-    for name, dims in specs:
-        n = 1
-        for d in dims:
-            n *= d
-        header[name] = {"dtype": code, "shape": list(dims), "data_offsets": [offset, offset + n * itemsize]}
-        offset += n * itemsize
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)  # data starts 8-byte aligned
+    """Write a random Llama state dict to `path` tensor by tensor; returns bytes of tensor data.
+
+    Uses soce_bo's own streaming shard writer (`soce_bo.soup.shards`), atomically.
+    """
+    tensors = tuple(PlannedTensor(name, CODE_OF[dtype], dims) for name, dims in shape.tensors())
     gen = torch.Generator().manual_seed(seed)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(len(raw).to_bytes(8, "little"))
-        fh.write(raw)
-        for name, dims in specs:
-            tensor = _random_tensor(name, dims, gen, dtype).contiguous()
-            fh.write(memoryview(tensor.view(-1).view(torch.uint8).numpy()))
-    os.replace(tmp, path)
-    return offset
+    with atomic_file(path) as tmp:
+        stream = ShardStream(tmp.parent, Shard(tmp.name, tensors))
+        try:
+            for planned in tensors:
+                stream.write(planned.name, _random_tensor(planned.name, planned.shape, gen, dtype))
+            stream.close()
+        except BaseException:
+            stream.abort()
+            raise
+    return sum(t.nbytes for t in tensors)
 
 
 def make_llama(out: Path, shape: LlamaShape, seed: int, dtype: torch.dtype = torch.float32,
@@ -120,8 +116,7 @@ def make_llama(out: Path, shape: LlamaShape, seed: int, dtype: torch.dtype = tor
     """A complete checkpoint folder: model.safetensors, config.json (+ tokenizer files if given)."""
     out.mkdir(parents=True, exist_ok=True)
     write_safetensors_stream(out / "model.safetensors", shape, seed, dtype)
-    name = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}[dtype]
-    (out / "config.json").write_text(json.dumps(shape.config(name), indent=2) + "\n")
+    (out / "config.json").write_text(json.dumps(shape.config(CANONICAL[dtype]), indent=2) + "\n")
     if tokenizer_from is not None:
         for file in TOKENIZER_FILES:
             if (tokenizer_from / file).is_file():

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from soce_bo.atomic import atomic_write
+
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -151,10 +153,7 @@ def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool,
             "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
         },
     }
-    path = out_dir / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=indent, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    path = atomic_write(out_dir / f"{name}.json", json.dumps(payload, indent=indent, default=_jsonable) + "\n")
     console_log(f"wrote {path}")
     return path
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, fmt
+from soce_bo.atomic import atomic_write
 from bench.search import STRATEGIES
 
 ANALYSIS = REPO / "bench" / "analysis.md"
@@ -280,10 +281,7 @@ def main() -> None:
     from bench.common import RESULTS
 
     run = json.loads((RESULTS / "run_all.json").read_text())
-    target = REPO / "BENCHMARKS.md"
-    tmp = target.with_suffix(".md.tmp")
-    tmp.write_text(render(RESULTS, run, target.parent))
-    os.replace(tmp, target)
+    target = atomic_write(REPO / "BENCHMARKS.md", render(RESULTS, run, REPO))
     print(f"wrote {target}")
 
 

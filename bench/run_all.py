@@ -19,6 +19,7 @@ import time
 
 from bench.common import REPO, LoadSampler, console_log, machine_info, parse_args
 from bench.report import render
+from soce_bo.atomic import atomic_write
 
 QUESTIONS = ("merge", "swap", "throughput", "bo_overhead", "search")
 
@@ -49,11 +50,9 @@ def main(argv: list[str] | None = None) -> int:
            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
            "wall_s": round(time.time() - started, 1), "status": status, "machine": machine, "load": load.summary()}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "run_all.json").write_text(json.dumps(run, indent=1) + "\n")
+    atomic_write(args.out / "run_all.json", json.dumps(run, indent=1) + "\n")
     target = args.out / "BENCHMARKS.md" if args.quick else REPO / "BENCHMARKS.md"
-    tmp = target.with_suffix(".md.tmp")
-    tmp.write_text(render(args.out, run, target.parent))
-    os.replace(tmp, target)
+    atomic_write(target, render(args.out, run, target.parent))
     console_log(f"wrote {target} ({run['wall_s'] / 60:.1f} min in all)")
     return 0 if all(s["exit_code"] == 0 for s in status.values()) else 1
 

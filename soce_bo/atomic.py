@@ -1,11 +1,16 @@
-"""Create an output folder atomically: build it under a temporary name, fsync, then rename.
+"""Nothing half-written: files and folders are built under a temporary name, fsynced, then renamed.
 
-Why: a soup killed halfway must never leave a folder that looks like a checkpoint. The temporary
-folder `<out>.tmp-<random>` lives in the same parent (same filesystem, so rename is atomic) and is
-removed on any exception; after a hard kill only that clearly named leftover remains.
-Replacing an existing folder (overwrite=True) uses Linux renameat2(RENAME_EXCHANGE) when the C
-library has it, so readers see the old or the new folder, never none; elsewhere it falls back to
-two renames (a window of microseconds without `out`).
+Why: a run, a soup or a result killed halfway must never leave a file or folder that looks
+complete. The temporary name lives in the same parent (same filesystem, so rename is atomic) and
+is removed on any exception; after a hard kill only that clearly named leftover remains.
+
+- `atomic_write(path, data)` / `atomic_file(path)`: one file (results, reports, snapshots, shards).
+- `atomic_dir(out, overwrite)`: one folder (a soup checkpoint, the zoo). Replacing an existing
+  folder uses Linux renameat2(RENAME_EXCHANGE) when the C library has it, so readers see the old
+  or the new folder, never none; elsewhere it falls back to two renames (a window of
+  microseconds without `out`).
+
+It imports only the standard library and `soce_bo.errors`, so every stage can use it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
 def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (the directory entry itself is data)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -48,6 +54,35 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path` for a writer that takes a file name; on normal exit
+    it is fsynced and renamed onto `path`, on error deleted. Permissions follow the umask."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it private; results should not be
+        os.close(fd)
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, data: str | bytes) -> Path:
+    """Write `data` (text as UTF-8) to `path` atomically; returns `path`."""
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
 
 
 @contextmanager

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import warnings
 from collections import Counter
@@ -40,6 +39,7 @@ from ax.core.arm import Arm
 from ax.core.base_trial import TrialStatus
 from ax.exceptions.core import DataRequiredError, SearchSpaceExhausted, UnsupportedError
 
+from soce_bo.atomic import atomic_file
 from soce_bo.errors import ConfigError
 from soce_bo.values import TrialResult, Weights
 from soce_bo.search.simplex import WeightsKey, check_budget, check_experts, to_simplex, uniform, vertex, weights_key
@@ -298,10 +298,8 @@ class BayesOpt:
     # ---- resume ---------------------------------------------------------------------------
     def snapshot(self, path: Path) -> None:
         """Atomic JSON snapshot of the Ax experiment + generation strategy (Ax writes in place)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        self._client.save_to_json_file(str(tmp))
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            self._client.save_to_json_file(str(tmp))
 
     def restore(self, path: Path, completed: Sequence[tuple[Weights, TrialResult]]) -> bool:
         """Adopt the snapshot if its finished trials are (a sub-multiset of) the ledger's.

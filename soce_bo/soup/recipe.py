@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 
 
-def mergekit_recipe(models: Sequence[Path], weights: Sequence[float], dtype: str) -> str:
-    """mergekit YAML (merge_method: linear) for the soup Σ wᵢ·θᵢ saved in `dtype`."""
-    config = {
+def mergekit_config(models: Sequence[str | Path], weights: Sequence[float], dtype: str) -> dict:
+    """mergekit's merge configuration (merge_method: linear) for the soup Σ wᵢ·θᵢ saved in `dtype`."""
+    return {
         "merge_method": "linear",
         "dtype": "float32",
         "out_dtype": dtype,
@@ -27,8 +27,12 @@ def mergekit_recipe(models: Sequence[Path], weights: Sequence[float], dtype: str
             for model, weight in zip(models, weights)
         ],
     }
+
+
+def mergekit_recipe(models: Sequence[str | Path], weights: Sequence[float], dtype: str) -> str:
+    """`mergekit_config` as the YAML file that travels with the soup."""
     header = "# Reproduce this soup with mergekit:  mergekit-yaml mergekit.yaml OUTPUT_DIR\n"
-    return header + yaml.safe_dump(config, sort_keys=False)
+    return header + yaml.safe_dump(mergekit_config(models, weights, dtype), sort_keys=False)
 
 
 def model_card(models: Sequence[Path], weights: Sequence[float], dtype: str, recipe: str) -> str:

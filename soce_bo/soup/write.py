@@ -2,7 +2,7 @@
 
 Memory: one output tensor in flight plus the page cache of the memory-mapped inputs; never a whole
 model, never a whole shard (see `shards.py`). Nothing is visible at `out` until every file is
-written, fsynced and hashed (see `atomic.py`). The folder gets: the shards (+ index when more than
+written, fsynced and hashed (see `soce_bo.atomic`). The folder gets: the shards (+ index when more than
 one), config.json with the new dtype, tokenizer and generation files of the `copy_from` model,
 README.md (model card), mergekit.yaml (the same soup as a mergekit recipe) and, written last,
 soce_manifest.json (SHA-256 of every other file, models, weights, dtype).
@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 
+from soce_bo.atomic import atomic_dir
 from soce_bo.errors import ConfigError
-from soce_bo.soup.atomic import atomic_dir
 from soce_bo.soup.checkpoint import CODE_OF, INDEX_FILE, Checkpoint
 from soce_bo.soup.mix import iter_soup
 from soce_bo.soup.recipe import mergekit_recipe, model_card

@@ -13,7 +13,6 @@ import json
 import multiprocessing
 import os
 import queue
-import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from soce_bo.atomic import atomic_dir, atomic_write
 from soce_bo.zoo.config import ZooConfig
 from soce_bo.zoo.data import SPLITS, make_splits, write_jsonl
 from soce_bo.zoo.manifest import MANIFEST, is_current
@@ -109,28 +109,13 @@ def ensure_zoo(out: Path, cfg: ZooConfig | None = None, force: bool = False,
     return out
 
 
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished `tmp` to `out`; an old `out` is moved aside first, then deleted."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def build_zoo(out: Path, cfg: ZooConfig, console: Console | None = None) -> dict[str, Any]:
-    """Build the whole zoo into `out` (replacing it) and return the manifest."""
+    """Build the whole zoo into `out` (replacing it atomically) and return the manifest."""
     console = console or Console(stderr=True, soft_wrap=True)
     out = Path(out).expanduser().resolve()
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(out, overwrite=True) as tmp:
         manifest = _build_into(tmp, cfg, console)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace_dir(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        atomic_write(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
