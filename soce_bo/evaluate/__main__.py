@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +26,14 @@ from soce_bo.cli import hydra_cli
 from soce_bo.errors import BenchmarkError, ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item, macro_mean
 from soce_bo.evaluate.runner import EvalResult, evaluate_items
+from soce_bo.evaluate.subset import round_robin_subset
 from soce_bo.soup.weights import check_weights
 
 log = logging.getLogger("soce_bo.evaluate")
 
 
-def take(items: Sequence[Item], limit: int | None) -> list[Item]:
-    """The first `limit` items, taken round-robin over categories so every category is represented."""
-    if limit is None or limit >= len(items):
-        return list(items)
-    if limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
-    queues: dict[str, list[Item]] = {}
-    for it in items:
-        queues.setdefault(it.category, []).append(it)
-    chosen: list[Item] = []
-    while len(chosen) < limit:
-        for queue in queues.values():
-            if queue and len(chosen) < limit:
-                chosen.append(queue.pop(0))
-    order = {id(it): k for k, it in enumerate(items)}
-    return sorted(chosen, key=lambda it: order[id(it)])
+take = round_robin_subset
+"""Old name of `soce_bo.evaluate.subset.round_robin_subset`, kept until the recipe imports the new one."""
 
 
 def evaluate_vllm(cfg: DictConfig, models: list[str], weights: tuple[float, ...],
@@ -139,7 +125,7 @@ def main(cfg: DictConfig) -> None:
         if isinstance(cause, BenchmarkError):
             raise cause from None
         raise BenchmarkError(f"cannot build benchmark {cfg.benchmark.get('_target_')}: {cause or err}") from err
-    items = take(benchmark.load(str(cfg.split)), cfg.limit)
+    items = round_robin_subset(benchmark.load(str(cfg.split)), cfg.limit)
     if not items:
         raise BenchmarkError(f"split {cfg.split!r} of benchmark {benchmark.name} has no items")
     if cfg.backend == "vllm":

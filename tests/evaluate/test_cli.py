@@ -81,8 +81,8 @@ def test_end_to_end_vllm_matches_hf_backend(zoo_dir, tmp_path):
 
 
 def test_limit_takes_every_category_round_robin():
-    from soce_bo.evaluate.__main__ import take
-    from soce_bo.evaluate.benchmark import Item
+    from soce_bo.evaluate.subset import round_robin_subset as take
+    from soce_bo.values import Item
 
     items = [Item(f"{c}{i}", c, "p", "a") for c in "abc" for i in range(4)]
     chosen = take(items, 5)
