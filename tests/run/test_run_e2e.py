@@ -63,9 +63,9 @@ def test_demo_killed_then_resumed(zoo_dir: Path, tmp_path: Path):
     # every soup evaluated on the select split is on the simplex
     for t in results["trials"]:
         assert abs(sum(t["weights"].values()) - 1) < 1e-6 and min(t["weights"].values()) >= 0
-    test_rows = results["tables"]["test"]
-    assert {"uniform_all", "uniform_experts", "best:bo", "best:grid"} <= set(test_rows)
-    assert all(f"expert:{n}" in test_rows for n in results["pool"])
+    test_rows = {(r["kind"], r["name"]) for r in results["tables"]["test"]}
+    assert {("uniform_all", None), ("uniform_experts", None), ("best", "bo"), ("best", "grid")} <= test_rows
+    assert all(("expert", n) in test_rows for n in results["pool"])
     assert set(results["experts"]) <= set(results["pool"]) and len(results["experts"]) >= 2
     assert (run_dir / "report.html").stat().st_size > 10_000
     assert "Verdict" in (run_dir / "report.md").read_text()
@@ -79,24 +79,27 @@ def test_demo_killed_then_resumed(zoo_dir: Path, tmp_path: Path):
 
 def test_report_rebuilds_from_results(tmp_path: Path):
     """`python -m soce_bo.report run_dir=...` needs nothing but results.json."""
+    cats = {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.3, "n": 10, "sem": 0.1}}
+    better = {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.4, "n": 10, "sem": 0.1}}
     results = {
+        "schema_version": 2,
         "run": {"experiment": "t", "seed": 0, "wall_seconds": 1.0}, "splits": {"select": "dev", "report": "test"},
-        "benchmark": {"name": "zoo", "categories": ["a", "b"], "objective": "mean"},
+        "benchmark": {"name": "zoo", "categories": ["a", "b"], "objective": "mean"}, "pool": {},
         "analysis": {"mode": "tau", "tau": 0.5, "categories": ["a", "b", "c"], "low_corr": ["a"],
                      "correlation": [[1, 0.1, 0.5], [0.1, 1, 0.2], [0.5, 0.2, 1]], "clusters": [["a", "c"], ["b"]],
                      "experts": [{"model": "x", "categories": ["a"]}, {"model": "y", "categories": ["b"]},
                                  {"model": "z", "categories": ["c"]}]},
-        "experts": ["x", "y", "z"],
+        "experts": ["x", "y", "z"], "strategies": ["grid", "bo"],
         "trials": [{"strategy": "bo", "weights": {"x": 0.2, "y": 0.3, "z": 0.5}}],
-        "curves": {"bo": [0.1, 0.3], "grid": [0.2, 0.2, 0.25]},
+        "evaluations": {"bo": 2, "grid": 3}, "fresh_evaluations": 5,
+        "curves": {"bo": [0.1, 0.3], "grid": [0.2, 0.2, 0.25]}, "reference_lines": {"best single candidate": 0.2},
         "best": {"bo": {"weights": {"x": 0.2, "y": 0.3, "z": 0.5}, "objective": 0.3}},
         "surrogate": {"points": [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1 / 3, 1 / 3, 1 / 3]], "mean": [0.1, 0.2, 0.3, 0.4]},
-        "tables": {"test": {
-            "expert:x": {"weights": {"x": 1}, "objective": 0.4, "sem": 0.01,
-                         "per_category": {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.3, "n": 10, "sem": 0.1}}},
-            "best:bo": {"weights": {"x": 0.5, "y": 0.5}, "objective": 0.45, "sem": 0.01,
-                        "per_category": {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.4, "n": 10, "sem": 0.1}}},
-        }},
+        "tables": {"test": [
+            {"kind": "expert", "name": "x", "weights": {"x": 1}, "objective": 0.4, "sem": 0.01, "per_category": cats},
+            {"kind": "best", "name": "bo", "weights": {"x": 0.5, "y": 0.5}, "objective": 0.45, "sem": 0.01,
+             "per_category": better},
+        ]},
     }
     (tmp_path / "results.json").write_text(json.dumps(results))
     out = subprocess.run([sys.executable, "-m", "soce_bo.report", f"run_dir={tmp_path}"],
