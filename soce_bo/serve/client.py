@@ -1,18 +1,26 @@
-"""HTTP client of one soup server: load a pool, apply a soup (verified), generate greedily.
+"""HTTP client of one soup server: score plain checkpoints, load a pool, apply a verified soup, generate.
+
+The driver's sequence (see the README's evaluation-server section):
+1. `load_plain(path)` for every candidate: one checkpoint through vLLM's own weight loading, no
+   residency; score it.
+2. `load_pool(selected, storage=None)`: only the experts the analysis picked become resident, as
+   per-rank shards in the model's loaded layout (`storage` overrides `server.expert_storage`).
+3. `apply(weights)` per trial: sum_i w_i * shard_i written into the live parameters; score it.
 
 Why verification on every swap: a trial scored on the wrong weights silently corrupts the whole
-search. `apply` therefore checks (1) that every tensor-parallel rank reports the digest of exactly
-the (pool, weights) we sent, and (2) that a checksum read back from the live model's parameters
-equals the linear prediction sum_i w_i * checksum_i from the per-expert checksums returned by
-`load_pool`, within the engine dtype's rounding. It then resets the prefix cache, without which
-cached KV blocks computed by the previous soup are reused (observed: 0/64 outputs correct).
+search. Each rank reports the digest of the (pool, weights) it applied, the number of tensors it
+wrote, and a fingerprint: a checksum of a few live tensors next to the same checksum recomputed
+from its resident experts under the requested weights in the same arithmetic, so bf16 rounding
+cancels and the two must be identical. The prefix cache is then reset, without which cached KV
+blocks computed by the previous soup are reused (observed: 0/64 outputs correct).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-import math
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,11 +31,10 @@ from typing import Any, Protocol
 import httpx
 
 from soce_bo.errors import ServerError
-from soce_bo.serve.worker_ext import canonical_weights_digest
+from soce_bo.serve.worker_ext import STORAGES, canonical_weights_digest
 from soce_bo.soup.weights import check_weights
 
-# Relative rounding of one value stored in the engine dtype.
-DTYPE_EPS = {"float32": 2.0**-23, "bfloat16": 2.0**-7, "float16": 2.0**-10}
+log = logging.getLogger(__name__)
 
 
 class Request(Protocol):
@@ -40,26 +47,42 @@ class Request(Protocol):
 
 @dataclass(frozen=True)
 class PoolInfo:
-    """What the workers loaded: expert paths, tensor count, engine dtype, per-expert checksums."""
+    """What the workers made resident. Byte counts are per rank (rank order)."""
 
     paths: tuple[str, ...]
+    storage: str  # device | host | mmap, as resolved by the workers (auto decided there)
     n_tensors: int
     dtype: str
-    checksums: tuple[float, ...]
-    abs_checksums: tuple[float, ...]
     fingerprint_names: tuple[str, ...]
+    fingerprint_distinct: bool  # False: the fingerprint tensors cannot tell these experts apart
+    shard_bytes_per_expert: tuple[int, ...]  # one expert's shard in the loaded layout, per rank
+    resident_bytes: tuple[int, ...]  # all experts' shards held, per rank (0 for mmap)
+    measured_bytes: tuple[dict[str, int], ...]  # per rank: RSS-anon / CUDA-allocated growth while loading
+    mix_path: str  # fused | eager | reload_weights
     load_s: float
 
 
 @dataclass(frozen=True)
 class SwapInfo:
-    """One verified swap. Times in seconds: worker mix+reload, prefix-cache reset, HTTP wall total."""
+    """One verified swap. Times in seconds: worker mix (slowest rank), prefix-cache reset, HTTP wall total."""
 
     weights: tuple[float, ...]
     weights_sha256: str
-    checksum: float
-    expected_checksum: float
+    checksum: tuple[float, ...]  # rank 0's live fingerprint
+    expected_checksum: tuple[float, ...]  # ... and the same recomputed from its resident experts
     apply_s: float
+    reset_s: float
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class PlainInfo:
+    """One checkpoint loaded through vLLM's own weight loading, verified."""
+
+    path: str
+    n_tensors: int
+    checksum: tuple[float, ...]
+    load_s: float
     reset_s: float
     wall_s: float
 
@@ -69,7 +92,8 @@ class SoupClient:
 
     def __init__(self, url: str, *, model_name: str = "soup", server: Any = None,
                  timeout_s: float = 600.0, max_in_flight: int = 64, prompts_per_request: int = 16,
-                 seed: int = 0, on_device: bool = False) -> None:
+                 seed: int = 0, storage: str = "auto", host_bucket_bytes: int = 64 << 20,
+                 ranks_per_host: int = 1) -> None:
         self.url = url.rstrip("/")
         self.model_name = model_name
         self.server = server
@@ -77,8 +101,13 @@ class SoupClient:
         self.max_in_flight = max_in_flight
         self.prompts_per_request = max(1, int(prompts_per_request))
         self.seed = seed
-        self.on_device = on_device
+        if storage not in STORAGES:
+            raise ServerError(f"expert storage must be one of {STORAGES}, got {storage!r}")
+        self.storage = storage
+        self.host_bucket_bytes = int(host_bucket_bytes)
+        self.ranks_per_host = max(1, int(ranks_per_host))
         self.pool: PoolInfo | None = None
+        self.plain: str | None = None  # the checkpoint last loaded with load_plain
         self.weights: tuple[float, ...] | None = None
         self._http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0), trust_env=False)
 
@@ -87,7 +116,8 @@ class SoupClient:
         """A client with the request settings of a `ServerConfig`."""
         return cls(url, model_name=cfg.served_model_name, server=server, timeout_s=cfg.request_timeout_s,
                    max_in_flight=cfg.max_in_flight, prompts_per_request=cfg.prompts_per_request,
-                   seed=cfg.seed, on_device=cfg.keep_experts_on_device)
+                   seed=cfg.seed, storage=cfg.expert_storage, host_bucket_bytes=cfg.host_bucket_mb << 20,
+                   ranks_per_host=cfg.tensor_parallel_size)
 
     def close(self) -> None:
         self._http.close()
@@ -145,26 +175,80 @@ class SoupClient:
 
     # -- pool and swap -------------------------------------------------------------------
 
-    def load_pool(self, paths: Sequence[str | Path]) -> PoolInfo:
-        """Have every worker open the experts (once per pool); returns their checksums."""
+    def load_plain(self, path: str | Path, reset: bool = True) -> PlainInfo:
+        """Swap ONE checkpoint into the live engine through vLLM's own weight loading, verified,
+        prefix cache reset. Nothing becomes resident; a pool loaded before stays loaded (and a
+        later `apply` overwrites this checkpoint), but `weights` is cleared."""
+        resolved = str(Path(path).expanduser().resolve())
+        t0 = time.perf_counter()
+        results = self.rpc("soup_load_plain", json.dumps({"path": resolved}))
+        digest = hashlib.sha256(resolved.encode()).hexdigest()
+        for res in results:
+            rank = res.get("rank")
+            if res.get("path_sha256") != digest:
+                raise ServerError(f"rank {rank} of {self.url} loaded {res.get('path')!r}, not {resolved}")
+            if int(res.get("n_tensors", -1)) != int(res.get("expected_tensors", -2)):
+                raise ServerError(f"rank {rank} of {self.url} loaded {res.get('n_tensors')} of "
+                                  f"{res.get('expected_tensors')} tensors of {resolved}")
+            self._check_fingerprint(res, f"the checkpoint {resolved}")
+        self.weights = None
+        self.plain = resolved
+        reset_s = self.reset_prefix_cache() if reset else 0.0
+        return PlainInfo(path=resolved, n_tensors=int(results[0]["n_tensors"]),
+                         checksum=tuple(results[0]["checksum"]), load_s=max(float(r["seconds"]) for r in results),
+                         reset_s=reset_s, wall_s=time.perf_counter() - t0)
+
+    def load_pool(self, paths: Sequence[str | Path], storage: str | None = None) -> PoolInfo:
+        """Make exactly these experts resident on every rank (the previous pool is dropped first).
+
+        storage: device | host | mmap | auto; None = the client's (server.expert_storage).
+        device/host keep each expert as this rank's shard in the model's loaded layout (1/TP of
+        it) in GPU / pinned host memory; mmap keeps the files mapped and mixes full tensors
+        through vLLM's reload (no residency: for pools too large to hold, e.g. every candidate
+        for the uniform-of-all baseline); auto picks from the memory free on each rank.
+        """
+        storage = storage or self.storage
+        if storage not in STORAGES:
+            raise ServerError(f"expert storage must be one of {STORAGES}, got {storage!r}")
         resolved = [str(Path(p).expanduser().resolve()) for p in paths]
-        spec = json.dumps({"paths": resolved, "on_device": bool(self.on_device)})
+        spec = json.dumps({"paths": resolved, "storage": storage, "bucket_bytes": self.host_bucket_bytes,
+                           "host_ranks": self.ranks_per_host})
+        self.pool = None
+        self.weights = None
         results = self.rpc("soup_load", spec)
         first = results[0]
         for res in results[1:]:
-            if res["fingerprint_names"] != first["fingerprint_names"]:
-                raise ServerError(f"ranks of {self.url} disagree on the fingerprint tensors")
+            for key in ("storage", "n_tensors", "pool"):
+                if res[key] != first[key]:
+                    raise ServerError(f"ranks of {self.url} disagree on the pool's {key}: "
+                                      f"{res[key]!r} (rank {res['rank']}) != {first[key]!r}")
+        if not all(r["fingerprint_distinct"] for r in results):
+            log.warning("the fingerprint tensors of %s are identical in some experts of %s: a swap "
+                        "between those is verified by digest only", self.url, resolved)
         self.pool = PoolInfo(
             paths=tuple(first["pool"]),
+            storage=str(first["storage"]),
             n_tensors=int(first["n_tensors"]),
             dtype=str(first["dtype"]),
-            checksums=tuple(float(c) for c in first["checksums"]),
-            abs_checksums=tuple(float(c) for c in first["abs_checksums"]),
             fingerprint_names=tuple(first["fingerprint_names"]),
+            fingerprint_distinct=all(r["fingerprint_distinct"] for r in results),
+            shard_bytes_per_expert=tuple(int(r["shard_bytes_per_expert"]) for r in results),
+            resident_bytes=tuple(int(r["resident_bytes"]) for r in results),
+            measured_bytes=tuple(dict(r["measured"]) for r in results),
+            mix_path=str(first["mix_path"]),
             load_s=max(float(r["seconds"]) for r in results),
         )
-        self.weights = None
         return self.pool
+
+    def release_pool(self) -> None:
+        """Drop the resident experts on every rank (their memory is given back)."""
+        self.rpc("soup_release", "")
+        self.pool = None
+        self.weights = None
+
+    def memory(self) -> list[dict[str, int]]:
+        """Per rank: measured anonymous RSS and CUDA-allocated bytes of the worker process."""
+        return self.rpc("soup_memory", "")
 
     def apply(self, weights: Sequence[float] | Mapping[str, float], reset: bool = True) -> SwapInfo:
         """Swap the soup sum_i w_i * expert_i in, verify it, reset the prefix cache.
@@ -179,7 +263,6 @@ class SoupClient:
         results = self.rpc("soup_apply", json.dumps(list(ws)))
         t1 = time.perf_counter()
         expected_digest = canonical_weights_digest(self.pool.paths, ws)
-        expected, tol = self.expected_checksum(ws)
         for res in results:
             if res.get("weights_sha256") != expected_digest:
                 raise ServerError(
@@ -188,30 +271,38 @@ class SoupClient:
                 )
             if int(res.get("n_tensors", -1)) != self.pool.n_tensors:
                 raise ServerError(
-                    f"rank {res.get('rank')} of {self.url} loaded {res.get('n_tensors')} tensors, "
+                    f"rank {res.get('rank')} of {self.url} wrote {res.get('n_tensors')} tensors, "
                     f"the pool has {self.pool.n_tensors}"
                 )
-            if not abs(float(res["checksum"]) - expected) <= tol:
-                raise ServerError(
-                    f"fingerprint mismatch on rank {res.get('rank')} of {self.url}: live checksum "
-                    f"{res['checksum']!r} != predicted {expected!r} (tolerance {tol:.3g}); the "
-                    "engine is not running the requested soup"
-                )
+            self._check_fingerprint(res, f"the soup {list(ws)}")
         self.weights = ws
+        self.plain = None
         reset_s = self.reset_prefix_cache() if reset else 0.0
         return SwapInfo(
-            weights=ws, weights_sha256=expected_digest, checksum=float(results[0]["checksum"]),
-            expected_checksum=expected, apply_s=max(float(r["seconds"]) for r in results),
+            weights=ws, weights_sha256=expected_digest, checksum=tuple(results[0]["checksum"]),
+            expected_checksum=tuple(results[0]["expected_checksum"]),
+            apply_s=max(float(r["seconds"]) for r in results),
             reset_s=reset_s, wall_s=time.perf_counter() - t0 if reset else t1 - t0,
         )
 
-    def expected_checksum(self, weights: Sequence[float]) -> tuple[float, float]:
-        """Linear prediction of the live checksum and its tolerance from the engine dtype's rounding."""
-        assert self.pool is not None
-        expected = math.fsum(w * c for w, c in zip(weights, self.pool.checksums))
-        scale = math.fsum(abs(w) * a for w, a in zip(weights, self.pool.abs_checksums))
-        eps = DTYPE_EPS.get(self.pool.dtype, 2.0**-7)
-        return expected, (len(weights) + 2) * eps * scale + 1e-9
+    def verify(self, weights: Sequence[float] | Mapping[str, float]) -> list[dict]:
+        """Check, without swapping, that the live model is the pool's soup under `weights`
+        (ServerError if any rank's fingerprint differs); returns the per-rank reports."""
+        if self.pool is None:
+            raise ServerError("verify() before load_pool(): the server has no pool loaded")
+        ws = check_weights(_keyed_by_resolved(weights), list(self.pool.paths))
+        results = self.rpc("soup_verify", json.dumps(list(ws)))
+        for res in results:
+            self._check_fingerprint(res, f"the soup {list(ws)}")
+        return results
+
+    def _check_fingerprint(self, res: Mapping[str, Any], what: str) -> None:
+        live, expected = res.get("checksum"), res.get("expected_checksum")
+        if not res.get("fingerprint_match") or live != expected:
+            raise ServerError(
+                f"fingerprint mismatch on rank {res.get('rank')} of {self.url}: live {live!r} != "
+                f"{expected!r} recomputed for {what}; the engine is not running what was requested"
+            )
 
     def reset_prefix_cache(self, timeout_s: float = 60.0) -> float:
         """POST /reset_prefix_cache until it succeeds (it fails while requests hold blocks)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from soce_bo.errors import ConfigError
 log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"localhost"}
+EXPERT_STORAGES = ("device", "host", "mmap", "auto")
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,11 @@ class ServerConfig:
     enable_prefix_caching: bool = True
     enforce_eager: bool = True
     seed: int = 0
-    keep_experts_on_device: bool = False
+    expert_storage: str = "auto"  # where resident expert shards live: device | host | mmap | auto
+    gpu_memory_gb: float | None = None  # memory plan: per-GPU memory when no GPU is visible (dry runs)
+    host_memory_gb: float | None = None  # memory plan: host RAM of the serving node (None: this machine's)
+    cuda_devices: str | None = None  # GPUs to split among replicas, e.g. "0,1,2,3"; None: all visible
+    host_bucket_mb: int = 64  # expert_storage=host: per-expert bucket streamed to the GPU per step
     startup_timeout_s: float = 300.0
     request_timeout_s: float = 600.0
     max_in_flight: int = 64  # concurrent HTTP requests to /v1/completions
@@ -74,6 +80,9 @@ class ServerConfig:
             values["cpu_bind"] = [str(b) for b in values["cpu_bind"]]
         elif isinstance(values.get("cpu_bind"), int):  # `server.cpu_bind=1` from the command line
             values["cpu_bind"] = str(values["cpu_bind"])
+        raw = values.get("cuda_devices")
+        if raw is not None:  # a list, or `server.cuda_devices=0` / "0,1" from the command line
+            values["cuda_devices"] = ",".join(str(d) for d in raw) if isinstance(raw, (list, tuple)) else str(raw)
         out = cls(**values)
         out.validate()
         return out
@@ -88,6 +97,15 @@ class ServerConfig:
         for key in ("max_in_flight", "prompts_per_request"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"server.{key} must be >= 1, got {getattr(self, key)}")
+        if self.expert_storage not in EXPERT_STORAGES:
+            raise ConfigError(f"server.expert_storage must be one of {list(EXPERT_STORAGES)}, "
+                              f"got {self.expert_storage!r}")
+        for key in ("gpu_memory_gb", "host_memory_gb"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise ConfigError(f"server.{key} must be positive (or null), got {value}")
+        if self.host_bucket_mb < 1:
+            raise ConfigError(f"server.host_bucket_mb must be >= 1, got {self.host_bucket_mb}")
         if self.kv_cache_memory_bytes is not None and self.kv_cache_memory_bytes <= 0:
             raise ConfigError(f"server.kv_cache_memory_bytes must be positive, got {self.kv_cache_memory_bytes}")
         if self.device == "cpu" and self.kv_cache_memory_bytes is None:
@@ -116,9 +134,43 @@ class ServerConfig:
                     f"server.cpu_bind lists {len(bind)} binding(s) but replica {replica} was asked for"
                 )
             return bind[replica]
-        if bind == "auto" and replicas > 1:
-            return str(replica % max(n_cores, 1))
+        tp = self.tensor_parallel_size
+        if bind == "auto" and (replicas > 1 or tp > 1):
+            # one core per rank ("0|1" = rank 0 on core 0, rank 1 on core 1); vLLM's own "auto"
+            # fails at TP > 1 on a small box and puts every replica on core 0
+            cores = [str((replica * tp + rank) % max(n_cores, 1)) for rank in range(tp)]
+            return "|".join(cores)
         return bind
+
+    def gpus_for(self, replica: int, replicas: int, visible: Sequence[str] | None = None) -> list[str]:
+        """The GPUs of one replica: its own block of tensor_parallel_size devices.
+
+        `visible`: the GPU ids this process may hand out (default: server.cuda_devices, else
+        CUDA_VISIBLE_DEVICES, else every device torch sees). Raises ConfigError when
+        replicas x tensor_parallel_size exceeds them, before anything starts.
+        """
+        ids = list(visible) if visible is not None else visible_gpus(self.cuda_devices)
+        tp = self.tensor_parallel_size
+        if replicas * tp > len(ids):
+            raise ConfigError(
+                f"{replicas} replica(s) x server.tensor_parallel_size={tp} need {replicas * tp} GPUs, "
+                f"but {len(ids)} are visible ({','.join(ids) or 'none'}); lower replicas or "
+                "server.tensor_parallel_size, or set server.cuda_devices"
+            )
+        return ids[replica * tp:(replica + 1) * tp]
+
+
+def visible_gpus(cuda_devices: str | None = None) -> list[str]:
+    """GPU ids available to hand out: the setting, else CUDA_VISIBLE_DEVICES, else torch's count."""
+    spec = cuda_devices if cuda_devices is not None else os.environ.get("CUDA_VISIBLE_DEVICES")
+    if spec is not None:
+        return [d.strip() for d in str(spec).split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # pragma: no cover - torch without CUDA support
+        return []
 
 
 def is_loopback(host: str) -> bool:

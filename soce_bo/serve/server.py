@@ -237,6 +237,9 @@ class SoupServer:
             bind = self.cfg.cpu_bind_for(self.replica, self.replicas, os.cpu_count() or 1)
             if bind is not None:
                 env["VLLM_CPU_OMP_THREADS_BIND"] = bind
+        else:
+            # replica i gets its own block of tensor_parallel_size GPUs (ConfigError if too few)
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(self.cfg.gpus_for(self.replica, self.replicas))
         env.update(self.cfg.env)
         return env
 
@@ -275,6 +278,8 @@ def start_servers(cfg: ServerConfig, pool: Sequence[str | Path], n: int = 1,
         raise ServerError("cannot start a server for an empty pool")
     if n < 1:
         raise ServerError(f"replicas must be >= 1, got {n}")
+    if cfg.device == "cuda":
+        cfg.gpus_for(n - 1, n)  # replicas x TP <= visible GPUs, checked before anything starts
     log_dir = log_dir or cfg.log_dir or tempfile.mkdtemp(prefix="soce_serve_")  # one folder for all
     servers = [SoupServer(pool[0], cfg, replica=i, replicas=n, log_dir=log_dir) for i in range(n)]
     started: list[SoupServer] = []
