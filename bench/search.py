@@ -227,7 +227,7 @@ def zoo_experts(zoo: Path) -> tuple[list[str], dict[str, Path]]:
 
 
 def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[dict[str, Any]]:
-    from soce_bo.evaluate.benchmarks.zoo import ZooBenchmark
+    from soce_bo.zoo.benchmark import ZooBenchmark
     from soce_bo.run import SoupEvaluator
     from soce_bo.serve.config import ServerConfig
     from soce_bo.serve.server import SoupServer

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(__doc__.splitlines()[0], argv)
     single_thread_torch()
     started = time.time()
-    from soce_bo.evaluate.benchmarks.zoo import ZooBenchmark
+    from soce_bo.zoo.benchmark import ZooBenchmark
 
     bench = ZooBenchmark(zoo_dir() / "data")
     items = bench.load("test")

@@ -13,8 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from soce_bo.values import CategoryScore, GenRequest, Item
 
-__all__ = ["Benchmark", "CategoryScore", "GenRequest", "Item", "binomial_sem", "macro_mean", "macro_sem",
-           "summarize"]
+__all__ = ["Benchmark", "CategoryScore", "Episode", "GenRequest", "Item", "MultiStepBenchmark", "binomial_sem",
+           "macro_mean", "macro_sem", "summarize"]
 
 
 @runtime_checkable
@@ -41,6 +41,43 @@ class Benchmark(Protocol):
 
     def overall(self, per_category: Mapping[str, CategoryScore]) -> float:
         """The benchmark's own overall number from per-category scores."""
+        ...
+
+
+class Episode(Protocol):
+    """A multi-step item (e.g. a BFCL multi-turn conversation): requests depend on earlier replies."""
+
+    def next_request(self) -> GenRequest | None:
+        """The next model call, or None once the item has ended."""
+        ...
+
+    def observe(self, completion: str) -> None:
+        """The model's answer to the last request."""
+        ...
+
+    def score(self) -> float:
+        """Score in [0, 1] of the finished item."""
+        ...
+
+    def transcript(self) -> str:
+        """Everything the model answered, as one string (the item's "completion" in results)."""
+        ...
+
+
+@runtime_checkable
+class MultiStepBenchmark(Benchmark, Protocol):
+    """A benchmark some of whose items are episodes rather than one request (BFCL multi-turn).
+
+    The evaluation loop sends the single-step items as one batch and advances all episodes
+    together, one batched backend call per step; a benchmark opts in by implementing both methods.
+    """
+
+    def is_multi_step(self, item: Item) -> bool:
+        """True for items that must be played as an `Episode`."""
+        ...
+
+    def start_episode(self, item: Item) -> Episode:
+        """A fresh episode for a multi-step item."""
         ...
 
 

@@ -6,12 +6,11 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from soce_bo.evaluate.backend import GenerationBackend, Progress as ProgressFn
-from soce_bo.evaluate.benchmark import Benchmark, CategoryScore, GenRequest, Item, macro_sem, summarize
+from soce_bo.evaluate.benchmark import Benchmark, CategoryScore, Episode, Item, MultiStepBenchmark, macro_sem, summarize
 
 
 @dataclass
@@ -34,14 +33,6 @@ class EvalResult:
         if with_completions:
             out["completions"] = self.completions
         return out
-
-
-class Episode(Protocol):
-    """A multi-step item (e.g. a BFCL multi-turn conversation): requests depend on earlier replies."""
-
-    def next_request(self) -> GenRequest | None: ...
-    def observe(self, completion: str) -> None: ...
-    def score(self) -> float: ...
 
 
 def run_episodes(episodes: Sequence[Episode], backend: GenerationBackend, progress: ProgressFn | None = None) -> None:
@@ -68,11 +59,11 @@ def evaluate_items(
 ) -> EvalResult:
     """Generate for every item (the backend batches/concurrently sends them), score, aggregate.
 
-    Benchmarks with multi-step items (optional methods `is_multi_step(item)` and
-    `start_episode(item) -> Episode`, e.g. BFCL multi-turn) get those run as batched episodes.
+    Benchmarks with multi-step items (`MultiStepBenchmark`, e.g. BFCL multi-turn) get those run
+    as batched episodes in the same call.
     """
-    is_multi = getattr(benchmark, "is_multi_step", None)
-    multi = {i for i, it in enumerate(items) if is_multi is not None and is_multi(it)}
+    multi_step = isinstance(benchmark, MultiStepBenchmark)
+    multi = {i for i, it in enumerate(items) if multi_step and benchmark.is_multi_step(it)}
     single = [i for i in range(len(items)) if i not in multi]
     completions = [""] * len(items)
     scores = [0.0] * len(items)
@@ -88,14 +79,14 @@ def evaluate_items(
         outs = backend.generate([benchmark.request(items[i]) for i in single], progress=advance) if single else []
         for i, text in zip(single, outs, strict=True):
             completions[i] = text
-        episodes = [benchmark.start_episode(items[i]) for i in sorted(multi)]  # type: ignore[attr-defined]
+        episodes = [benchmark.start_episode(items[i]) for i in sorted(multi)] if multi_step else []
         run_episodes(episodes, backend, advance)
     t1 = time.perf_counter()
     for i in single:
         scores[i] = benchmark.score(items[i], completions[i])
     for i, episode in zip(sorted(multi), episodes, strict=True):
         scores[i] = episode.score()
-        completions[i] = repr(getattr(episode, "responses", ""))
+        completions[i] = episode.transcript()
     t2 = time.perf_counter()
     per_cat = summarize([it.category for it in items], scores)
     ordered = {c: per_cat[c] for c in benchmark.categories() if c in per_cat}

@@ -2,21 +2,23 @@
 
 `tool` -> bfcl-eval's AST checker (BFCL `multiple`), `math` -> last number equals the answer
 (MGSM), `translate` -> sentence chrF / 100 (FLORES), `retrieve` -> exact value (∞-Bench kv).
-Items are the JSONL files written by `python -m soce_bo.zoo` into <zoo>/data/.
+Items are the JSONL files written by `python -m soce_bo.zoo` into <zoo>/data/. It lives with the
+zoo (above `soce_bo.evaluate`, whose protocol, JSONL reader and scorers it uses), not among the
+paper's benchmarks: nothing in `evaluate` knows the zoo exists.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import sacrebleu
-
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
+from soce_bo.evaluate.benchmarks._data import iter_jsonl
+from soce_bo.evaluate.benchmarks._scoring import score_chrf
+from soce_bo.evaluate.benchmarks.bfcl.checker import ast_check, decode_python_calls
 from soce_bo.zoo.tasks import CATEGORIES, STOP, TASKS
 
 _REQUIRED = ("id", "category", "prompt", "answer")
@@ -30,8 +32,6 @@ def last_number(text: str) -> float | None:
 
 
 def score_tool(item: Item, completion: str) -> float:
-    from soce_bo.evaluate.bfcl_ast import ast_check, decode_python_calls
-
     try:
         calls = decode_python_calls(completion.strip())
     except ValueError:
@@ -47,7 +47,7 @@ def score_math(item: Item, completion: str) -> float:
 
 
 def score_translate(item: Item, completion: str) -> float:
-    return sacrebleu.sentence_chrf(completion.strip(), [str(item.answer)]).score / 100.0
+    return score_chrf(completion, str(item.answer))
 
 
 def score_retrieve(item: Item, completion: str) -> float:
@@ -77,27 +77,18 @@ class ZooBenchmark:
         if not path.is_file():
             raise BenchmarkError(f"missing zoo benchmark file: {path} (build the zoo: python -m soce_bo.zoo out=...)")
         items, seen = [], set()
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if line.strip():
-                    item = self._parse(path, lineno, line)
-                    if item.id in seen:
-                        raise BenchmarkError(f"{path}:{lineno}: duplicate id {item.id!r}")
-                    seen.add(item.id)
-                    items.append(item)
+        for lineno, row in iter_jsonl(path):
+            item = self._parse(f"{path}:{lineno}", row)
+            if item.id in seen:
+                raise BenchmarkError(f"{path}:{lineno}: duplicate id {item.id!r}")
+            seen.add(item.id)
+            items.append(item)
         if not items:
             raise BenchmarkError(f"{path}: no items")
         return items
 
     @staticmethod
-    def _parse(path: Path, lineno: int, line: str) -> Item:
-        where = f"{path}:{lineno}"
-        try:
-            row: dict[str, Any] = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise BenchmarkError(f"{where}: not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise BenchmarkError(f"{where}: expected a JSON object")
+    def _parse(where: str, row: dict[str, Any]) -> Item:
         missing = [k for k in _REQUIRED if k not in row]
         if missing:
             raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from soce_bo.evaluate.bfcl_ast import ast_check, decode_python_calls
+from soce_bo.evaluate.benchmarks.bfcl.checker import ast_check, decode_python_calls
 
 FUNCS = [{"name": "get_weather", "description": "weather",
           "parameters": {"type": "dict", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},

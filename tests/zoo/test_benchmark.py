@@ -8,7 +8,7 @@ import pytest
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import Benchmark, CategoryScore
-from soce_bo.evaluate.benchmarks.zoo import ZooBenchmark
+from soce_bo.zoo.benchmark import ZooBenchmark
 from soce_bo.zoo.data import make_splits, write_jsonl
 from soce_bo.zoo.tasks import CATEGORIES
 

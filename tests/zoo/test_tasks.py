@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from soce_bo.evaluate.bfcl_ast import ast_check, decode_python_calls
+from soce_bo.evaluate.benchmarks.bfcl.checker import ast_check, decode_python_calls
 from soce_bo.zoo.tasks import CATEGORIES, sample_example
 from soce_bo.zoo.tasks import arithmetic, toy_language
 from soce_bo.zoo.tokenizer import BOS_ID, EOS_ID, UNK_ID, build_tokenizer, encode

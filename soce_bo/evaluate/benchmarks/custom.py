@@ -22,6 +22,7 @@ from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
 from soce_bo.evaluate.benchmarks._data import check_fraction, check_split, hashed_split, iter_jsonl, require_file
 from soce_bo.evaluate.benchmarks._scoring import TEXT_SCORERS
+from soce_bo.evaluate.benchmarks.bfcl.benchmark import score_ast_completion
 
 SCORERS = (*TEXT_SCORERS, "bfcl_ast")
 _TEXT_ANSWER = (str, int, float)
@@ -91,12 +92,10 @@ class CustomBenchmark:
         default_max_tokens: int = 256,
         dev_fraction: float = 0.3,
         split_seed: int = 0,
-        limit_per_category: int | None = None,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.dev_fraction = check_fraction(dev_fraction)
         self.split_seed = int(split_seed)
-        self.limit_per_category = limit_per_category
         self._items: dict[str, list[Item]] = {"dev": [], "test": []}
         if self.path.is_dir():
             for split in ("dev", "test"):
@@ -131,16 +130,7 @@ class CustomBenchmark:
     def load(self, split: str) -> list[Item]:
         check_split(split)
         pool = self._items["dev"] + self._items["test"] if split == "all" else self._items[split]
-        kept: dict[str, int] = {}
-        out = []
-        for item in pool:
-            if item.category not in self._categories:
-                continue
-            if self.limit_per_category is not None and kept.get(item.category, 0) >= self.limit_per_category:
-                continue
-            kept[item.category] = kept.get(item.category, 0) + 1
-            out.append(item)
-        return out
+        return [item for item in pool if item.category in self._categories]
 
     def request(self, item: Item) -> GenRequest:
         return GenRequest(prompt=item.prompt, max_tokens=item.meta["max_tokens"], stop=item.meta["stop"])
@@ -148,8 +138,6 @@ class CustomBenchmark:
     def score(self, item: Item, completion: str) -> float:
         scorer = item.meta["scorer"]
         if scorer == "bfcl_ast":
-            from soce_bo.evaluate.benchmarks.bfcl import score_ast_completion
-
             return score_ast_completion(completion, item.meta["functions"], item.answer, item.meta["bfcl_category"])
         return TEXT_SCORERS[scorer](completion, item.answer)
 

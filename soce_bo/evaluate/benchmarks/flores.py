@@ -78,7 +78,6 @@ class FloresBenchmark:
         bleu_tokenize: str = "auto",
         max_tokens: int = 256,
         stop: Sequence[str] = ("\n",),
-        limit_per_category: int | None = None,
     ) -> None:
         if item_metric not in ("chrf", "bleu"):
             raise BenchmarkError(f"flores item_metric must be 'chrf' or 'bleu', got {item_metric!r}")
@@ -92,7 +91,6 @@ class FloresBenchmark:
         self.bleu_tokenize = bleu_tokenize
         self.max_tokens = int(max_tokens)
         self.stop = tuple(stop)
-        self.limit_per_category = limit_per_category
 
     @staticmethod
     def _parse_pair(pair: str) -> tuple[str, str]:
@@ -125,8 +123,7 @@ class FloresBenchmark:
                         f"flores {folder.name}: {src} has {len(sources)} lines but {tgt} has "
                         f"{len(targets)}; files must be aligned"
                     )
-                count = len(sources) if self.limit_per_category is None else min(len(sources), self.limit_per_category)
-                for i in range(count):
+                for i in range(len(sources)):
                     prompt = self.prompt_template.format(
                         src_name=language_name(src), tgt_name=language_name(tgt), source=sources[i])
                     items.append(Item(id=f"flores_{folder.name}_{src}-{tgt}_{i}", category=f"{src}-{tgt}",

@@ -69,7 +69,6 @@ class LongContextBenchmark:
         max_tokens: int = 64,
         dev_fraction: float = 0.3,
         split_seed: int = 0,
-        limit_per_category: int | None = None,
     ) -> None:
         unknown = [t for t in tasks if t not in SCORERS]
         if unknown:
@@ -86,7 +85,6 @@ class LongContextBenchmark:
         self.max_tokens = int(max_tokens)
         self.dev_fraction = check_fraction(dev_fraction)
         self.split_seed = int(split_seed)
-        self.limit_per_category = limit_per_category
 
     def categories(self) -> list[str]:
         return list(self.tasks)
@@ -106,18 +104,14 @@ class LongContextBenchmark:
         items: list[Item] = []
         for task in self.tasks:
             path = require_file(self.data_dir / f"{task}.jsonl", f"∞-Bench {task} file")
-            kept = 0
             for lineno, record in iter_jsonl(path):
                 label = self._label(path, lineno, record)
                 item_id = f"{task}_{record.get('id', lineno - 1)}"
                 if not in_split(item_id, split, self.dev_fraction, self.split_seed):
                     continue
-                if self.limit_per_category is not None and kept >= self.limit_per_category:
-                    break
                 context = truncate_middle(str(record["context"]), self.max_context_chars)
                 prompt = self.templates[task].format(context=context, input=record["input"])
                 items.append(Item(id=item_id, category=task, prompt=prompt, answer=label))
-                kept += 1
         return items
 
     def request(self, item: Item) -> GenRequest:

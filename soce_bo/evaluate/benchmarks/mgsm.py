@@ -50,7 +50,6 @@ class MGSMBenchmark:
         stop: Sequence[str] = ("\nQuestion:", "\n\n\n"),
         dev_fraction: float = 0.3,
         split_seed: int = 0,
-        limit_per_category: int | None = None,
     ) -> None:
         if "{question}" not in prompt_template:
             raise BenchmarkError("mgsm prompt_template must contain '{question}'")
@@ -63,7 +62,6 @@ class MGSMBenchmark:
         self.stop = tuple(stop)
         self.dev_fraction = check_fraction(dev_fraction)
         self.split_seed = int(split_seed)
-        self.limit_per_category = limit_per_category
 
     def categories(self) -> list[str]:
         return list(self.languages)
@@ -73,16 +71,12 @@ class MGSMBenchmark:
         items: list[Item] = []
         for lang in self.languages:
             rows = read_mgsm_tsv(self.data_dir / f"mgsm_{lang}.tsv")
-            kept = 0
             for index, (question, answer) in enumerate(rows):
                 # The split key is the row index, so parallel translations share a side.
                 if not in_split(f"mgsm_{index}", split, self.dev_fraction, self.split_seed):
                     continue
-                if self.limit_per_category is not None and kept >= self.limit_per_category:
-                    break
                 items.append(Item(id=f"mgsm_{lang}_{index}", category=lang,
                                   prompt=self.prompt_template.format(question=question), answer=answer))
-                kept += 1
         return items
 
     def request(self, item: Item) -> GenRequest:

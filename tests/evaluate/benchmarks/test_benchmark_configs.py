@@ -13,6 +13,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from soce_bo.evaluate.benchmark import Benchmark
+from soce_bo.evaluate.subset import round_robin_subset
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
 OWNED = ["bfcl", "mgsm", "flores", "longctx", "custom"]
@@ -23,7 +24,7 @@ def data_overrides(tmp_path) -> dict[str, dict]:
     (tmp_path / "mgsm_en.tsv").write_text("1+1?\t2\n", encoding="utf-8")
     (tmp_path / "b.jsonl").write_text(json.dumps(
         {"id": "a", "category": "c", "prompt": "p", "answer": "x", "scorer": "exact"}) + "\n", encoding="utf-8")
-    return {"bfcl": {"categories": ["simple_python"], "limit_per_category": 2}, "mgsm": {"data_dir": str(tmp_path)},
+    return {"bfcl": {"categories": ["simple_python"]}, "mgsm": {"data_dir": str(tmp_path)},
             "flores": {"data_dir": str(tmp_path)}, "longctx": {"data_dir": str(tmp_path)},
             "custom": {"path": str(tmp_path / "b.jsonl")}}
 
@@ -44,8 +45,8 @@ def test_config_instantiates_a_benchmark(name, data_overrides):
 
 def test_group_composes_into_evaluate_config(data_overrides):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=["benchmark=bfcl", "benchmark.limit_per_category=1",
+        cfg = compose(config_name="evaluate", overrides=["benchmark=bfcl", "limit=1",
                                                          "benchmark.categories=[irrelevance]"])
     bench = instantiate(cfg.benchmark)
-    items = bench.load(cfg.split)
+    items = round_robin_subset(bench.load(cfg.split), cfg.limit)
     assert bench.categories() == ["irrelevance"] and len(items) == 1

@@ -11,7 +11,7 @@ import pytest
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import Benchmark
-from soce_bo.evaluate.benchmarks.bfcl import (
+from soce_bo.evaluate.benchmarks.bfcl.benchmark import (
     AST_CATEGORIES,
     BFCLBenchmark,
     load_entries,
@@ -19,6 +19,7 @@ from soce_bo.evaluate.benchmarks.bfcl import (
     score_ast_completion,
     score_relevance,
 )
+from soce_bo.evaluate.subset import round_robin_subset
 
 PYTHON_AST = [c for c in AST_CATEGORIES if c not in ("simple_java", "simple_javascript")]
 
@@ -201,8 +202,8 @@ def test_hashed_split_is_disjoint_complete_and_stable():
 
 
 def test_prompt_is_bfcl_system_prompt_in_llama3_format_and_scores_end_to_end():
-    bench = BFCLBenchmark(categories=["simple_python", "irrelevance"], limit_per_category=3, max_tokens=128)
-    items = bench.load("test")
+    bench = BFCLBenchmark(categories=["simple_python", "irrelevance"], max_tokens=128)
+    items = round_robin_subset(bench.load("test"), 6)
     assert [it.category for it in items] == ["simple_python"] * 3 + ["irrelevance"] * 3
     first = items[0]
     req = bench.request(first)
@@ -217,15 +218,15 @@ def test_prompt_is_bfcl_system_prompt_in_llama3_format_and_scores_end_to_end():
 
 
 def test_plain_chat_format_and_limits():
-    bench = BFCLBenchmark(categories=["live_simple"], limit_per_category=2, chat_format="plain")
-    items = bench.load("all")
+    bench = BFCLBenchmark(categories=["live_simple"], chat_format="plain")
+    items = round_robin_subset(bench.load("all"), 2)
     assert len(items) == 2 and items[0].prompt.startswith("SYSTEM: ") and items[0].prompt.endswith("ASSISTANT:")
     with pytest.raises(BenchmarkError, match="chat_format"):
         BFCLBenchmark(chat_format="chatml")
     with pytest.raises(BenchmarkError, match="tokenizer_path"):
         BFCLBenchmark(max_prompt_tokens=512)
     with pytest.raises(BenchmarkError, match="multi-turn"):
-        multi = BFCLBenchmark(categories=["multi_turn_base"], limit_per_category=1)
+        multi = BFCLBenchmark(categories=["multi_turn_base"])
         multi.request(multi.load("all")[0])
 
 
@@ -242,7 +243,7 @@ def char_tokenizer(tmp_path_factory):
 
 
 def test_prompts_over_the_context_window_are_skipped_and_counted(char_tokenizer):
-    kwargs = dict(categories=["simple_python", "irrelevance"], limit_per_category=5, chat_format="hf",
+    kwargs = dict(categories=["simple_python", "irrelevance"], chat_format="hf",
                   tokenizer_path=char_tokenizer, max_tokens=64)
     full = BFCLBenchmark(**kwargs).load("dev")
     assert full[0].prompt.startswith("<system>You are an expert in composing functions.")
@@ -253,12 +254,12 @@ def test_prompts_over_the_context_window_are_skipped_and_counted(char_tokenizer)
     kept = bench.load("dev")
     skipped = sum(bench.skipped["dev"].values())
     assert kept and skipped and all(len(it.prompt) + 64 <= limit for it in kept)
-    assert len(kept) + skipped >= len(full)  # skipped items are replaced by later ones up to the limit
+    assert len(kept) + skipped >= len(full)  # every item is either kept or counted as skipped
 
 
 def test_decoder_never_runs_code_hidden_in_arithmetic_arguments(tmp_path):
     """bfcl's decoder evals BinOp arguments; such output must be refused, not executed."""
-    from soce_bo.evaluate.benchmarks.bfcl import decode_calls
+    from soce_bo.evaluate.benchmarks.bfcl.checker import decode_python_calls as decode_calls
 
     target = tmp_path / "pwned.txt"
     attack = f"[calculate_triangle_area(base=open(file={str(target)!r}, mode='w').write('x') + 10, height=5)]"

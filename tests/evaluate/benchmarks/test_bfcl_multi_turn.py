@@ -9,7 +9,8 @@ import os
 import pytest
 
 from soce_bo.evaluate.benchmarks.bfcl import MULTI_TURN_CATEGORIES, BFCLBenchmark
-from soce_bo.evaluate.benchmarks.bfcl_multi_turn import MultiTurnEpisode, evaluate_bfcl
+from soce_bo.evaluate.runner import evaluate_items
+from soce_bo.evaluate.subset import round_robin_subset
 
 
 def keyword_calls(calls: list[str], functions: list[dict]) -> str:
@@ -32,7 +33,7 @@ def all_docs(item) -> list[dict]:
 
 def play(item, bench, answers: list[list[str]]) -> float:
     """Answer each turn with the given calls in one step, then with plain text (= turn done)."""
-    episode = MultiTurnEpisode(item, bench)
+    episode = bench.start_episode(item)
     for calls in answers:
         if calls:
             episode.observe(keyword_calls(calls, all_docs(item)))
@@ -43,12 +44,12 @@ def play(item, bench, answers: list[list[str]]) -> float:
 
 @pytest.fixture(scope="module")
 def bench() -> BFCLBenchmark:
-    return BFCLBenchmark(categories=["multi_turn"], limit_per_category=40, dev_fraction=0.0)
+    return BFCLBenchmark(categories=["multi_turn"], dev_fraction=0.0)
 
 
 @pytest.fixture(scope="module")
 def items(bench):
-    return bench.load("all")
+    return round_robin_subset(bench.load("all"), 40 * len(MULTI_TURN_CATEGORIES))  # 40 per category
 
 
 def test_gold_conversations_pass(bench, items):
@@ -72,14 +73,14 @@ def test_same_item_twice_starts_from_fresh_state(bench, items):
     item = items[0]
     first, second = play(item, bench, item.answer), play(item, bench, item.answer)
     assert first == second == 1.0
-    from soce_bo.evaluate.benchmarks.bfcl_multi_turn import _bfcl_mt
+    from soce_bo.evaluate.benchmarks.bfcl.multi_turn import _bfcl_mt
 
     assert not [k for k in _bfcl_mt()[0].__dict__ if k.startswith("soce_")]
 
 
 def test_calls_outside_the_backends_are_not_executed(bench, items, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    episode = MultiTurnEpisode(items[0], bench)
+    episode = bench.start_episode(items[0])
     episode.observe("[open(file='pwned.txt', mode='w'), ls(a=True)]")
     tool_results = [m["content"] for m in episode.messages if m["role"] == "ipython"]
     assert tool_results[0] == "Error during execution: name 'open' is not defined"
@@ -114,11 +115,11 @@ class ScriptedBackend:
         return out
 
 
-def test_evaluate_bfcl_batches_single_and_multi_turn(bench):
-    mixed = BFCLBenchmark(categories=["simple_python", "multi_turn_base"], limit_per_category=3, dev_fraction=0.0)
-    items = mixed.load("all")
+def test_evaluation_loop_batches_single_and_multi_turn(bench):
+    mixed = BFCLBenchmark(categories=["simple_python", "multi_turn_base"], dev_fraction=0.0)
+    items = round_robin_subset(mixed.load("all"), 6)  # 3 per category
     backend = ScriptedBackend([it for it in items if it.category == "multi_turn_base"])
-    result = evaluate_bfcl(mixed, backend, items)
+    result = evaluate_items(mixed, backend, items, show_progress=False)
     assert set(result.per_category) == {"simple_python", "multi_turn_base"}
     assert result.per_category["simple_python"].accuracy == 0.0  # "All done." is no call
     assert result.per_category["multi_turn_base"].n == 3
@@ -131,10 +132,10 @@ def test_conversation_outgrowing_the_window_fails_the_item(tmp_path):
     from soce_bo.zoo.tokenizer import build_tokenizer
 
     build_tokenizer().save_pretrained(str(tmp_path))
-    probe = BFCLBenchmark(categories=["multi_turn_base"], limit_per_category=1, dev_fraction=0.0, chat_format="plain")
+    probe = BFCLBenchmark(categories=["multi_turn_base"], dev_fraction=0.0, chat_format="plain")
     item = probe.load("all")[0]
-    first_prompt = MultiTurnEpisode(item, probe).next_request().prompt
-    bench = BFCLBenchmark(categories=["multi_turn_base"], limit_per_category=1, dev_fraction=0.0,
+    first_prompt = probe.start_episode(item).next_request().prompt
+    bench = BFCLBenchmark(categories=["multi_turn_base"], dev_fraction=0.0,
                           chat_format="plain", tokenizer_path=str(tmp_path), max_tokens=16,
                           max_prompt_tokens=len(first_prompt) + 16 + 50)
     episode = bench.start_episode(item)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from soce_bo.evaluate.benchmark import CategoryScore
-from soce_bo.evaluate.benchmarks.bfcl import BFCLBenchmark
-from soce_bo.evaluate.benchmarks.bfcl_overall import LIVE_SIZES, bfcl_overall, bfcl_overall_report
+from soce_bo.evaluate.benchmarks.bfcl.benchmark import BFCLBenchmark
+from soce_bo.evaluate.benchmarks.bfcl.overall import LIVE_SIZES, bfcl_overall, bfcl_overall_report
 
 ACC = {
     "simple_python": 0.9, "simple_java": 0.6, "simple_javascript": 0.3,  # simple = 0.6
@@ -67,7 +67,7 @@ def test_report_lists_missing_and_benchmark_uses_configured_formula():
 
 def test_v4_matches_bfcl_eval_helpers_and_live_sizes_match_its_data():
     """Cross-check with bfcl-eval's own aggregation functions and data sizes."""
-    from soce_bo.evaluate.bfcl_ast import _bfcl
+    from soce_bo.evaluate.benchmarks.bfcl.checker import _bfcl
 
     _bfcl()  # registers the model_config stand-in that eval_runner_helper also imports
     from bfcl_eval.eval_checker import eval_runner_helper as h

@@ -14,7 +14,8 @@ import json
 import pytest
 
 from soce_bo.evaluate.benchmarks.bfcl import BFCLBenchmark
-from soce_bo.evaluate.benchmarks.bfcl_multi_turn import evaluate_bfcl
+from soce_bo.evaluate.runner import evaluate_items
+from soce_bo.evaluate.subset import round_robin_subset
 
 pytestmark = pytest.mark.slow
 CATEGORIES = ["simple_python", "multiple", "irrelevance", "live_simple", "live_relevance"]
@@ -27,9 +28,9 @@ def expert(zoo_dir):
 
 def test_window_limited_run_accounts_for_every_item(expert):
     window = json.loads((expert / "config.json").read_text())["max_position_embeddings"]
-    bench = BFCLBenchmark(categories=CATEGORIES, limit_per_category=3, chat_format="plain",
+    bench = BFCLBenchmark(categories=CATEGORIES, chat_format="plain",
                           tokenizer_path=str(expert), max_tokens=32, max_prompt_tokens=window)
-    items = bench.load("test")
+    items = round_robin_subset(bench.load("test"), 3 * len(CATEGORIES))
     everything = BFCLBenchmark(categories=CATEGORIES, chat_format="plain").load("test")
     skipped = bench.skipped["test"]
     per_category_total = {c: sum(it.category == c for it in everything) for c in CATEGORIES}
@@ -43,9 +44,9 @@ def test_real_backend_path_end_to_end(expert):
     from soce_bo.evaluate.hf_backend import HFBackend
 
     backend = HFBackend.from_pretrained(expert, batch_size=4)
-    bench = BFCLBenchmark(categories=CATEGORIES, limit_per_category=2, chat_format="plain", max_tokens=24)
-    items = bench.load("test")
-    result = evaluate_bfcl(bench, backend, items)
+    bench = BFCLBenchmark(categories=CATEGORIES, chat_format="plain", max_tokens=24)
+    items = round_robin_subset(bench.load("test"), 2 * len(CATEGORIES))
+    result = evaluate_items(bench, backend, items, show_progress=False)
     assert list(result.per_category) == CATEGORIES
     assert all(s.n == 2 and 0.0 <= s.accuracy <= 1.0 for s in result.per_category.values())
     assert len(result.completions) == len(items) and all(isinstance(c, str) for c in result.completions)

@@ -8,8 +8,9 @@ import pytest
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import Benchmark, summarize
-from soce_bo.evaluate.benchmarks.bfcl import load_entries
+from soce_bo.evaluate.benchmarks.bfcl.benchmark import load_entries
 from soce_bo.evaluate.benchmarks.custom import CustomBenchmark
+from soce_bo.evaluate.subset import round_robin_subset
 
 BFCL = load_entries("simple_python")[0]  # calculate_triangle_area(base=10, height=5)
 
@@ -62,9 +63,9 @@ def test_folder_with_split_files_and_hashed_split(tmp_path):
     _write(folder / "test.jsonl", rows[5:9])
     bench = CustomBenchmark(path=str(folder))
     assert len(bench.load("dev")) == 5 and len(bench.load("test")) == 4 and len(bench.load("all")) == 9
-    hashed = CustomBenchmark(path=str(_write(tmp_path / "h.jsonl", rows)), dev_fraction=0.3, limit_per_category=50)
+    hashed = CustomBenchmark(path=str(_write(tmp_path / "h.jsonl", rows)), dev_fraction=0.3)
     dev = CustomBenchmark(path=str(tmp_path / "h.jsonl"), dev_fraction=0.3).load("dev")
-    assert 40 <= len(dev) <= 80 and len(hashed.load("dev")) == 50
+    assert 40 <= len(dev) <= 80 and len(round_robin_subset(hashed.load("dev"), 50)) == 50
 
 
 @pytest.mark.parametrize("row, message", [

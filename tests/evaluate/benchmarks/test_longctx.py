@@ -9,6 +9,7 @@ import pytest
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import Benchmark
 from soce_bo.evaluate.benchmarks.longctx import LongContextBenchmark, truncate_middle
+from soce_bo.evaluate.subset import round_robin_subset
 
 
 def _jsonl(path, rows):
@@ -57,8 +58,8 @@ def test_truncation_keeps_head_and_tail():
 
 
 def test_limit_split_and_errors(data_dir):
-    bench = LongContextBenchmark(data_dir=str(data_dir), tasks=["passkey"], limit_per_category=2, dev_fraction=0.5)
-    assert len(bench.load("all")) == 2
+    bench = LongContextBenchmark(data_dir=str(data_dir), tasks=["passkey"], dev_fraction=0.5)
+    assert len(round_robin_subset(bench.load("all"), 2)) == 2
     dev, test = bench.load("dev"), bench.load("test")
     assert {i.id for i in dev}.isdisjoint({i.id for i in test})
     with pytest.raises(BenchmarkError, match="longbook_qa_eng"):

@@ -1,10 +1,12 @@
 """BFCL (Berkeley Function-Calling Leaderboard) through bfcl-eval's own data, prompts and checkers.
 
 Questions and gold answers come from the bfcl-eval wheel (offline). Prompts are BFCL's prompt-mode
-system prompt + a chat format (`bfcl_prompt.py`); completions are decoded with bfcl's
-`default_decode_ast_prompting` and judged by bfcl's AST checker (via `soce_bo.evaluate.bfcl_ast`),
-relevance exactly as bfcl's `_evaluate_single_relevance_entry` does. Multi-turn categories need a
-conversation with executed tools: `bfcl_multi_turn.py` runs them (request() refuses those items).
+system prompt + a chat format (`prompt.py`); completions are decoded with bfcl's
+`default_decode_ast_prompting` and judged by bfcl's AST checker (via `checker.py`), relevance
+exactly as bfcl's `_evaluate_single_relevance_entry` does. Multi-turn categories need a
+conversation with executed tools: they are multi-step items (`soce_bo.evaluate.benchmark.
+MultiStepBenchmark`), played by `multi_turn.py` episodes inside the one evaluation loop
+(`soce_bo.evaluate.runner.evaluate_items`); request() refuses them.
 
 BFCL has no dev/test split; SoCE must not select on what it reports, so items are split by a
 seeded hash of their id (`dev_fraction` of each category goes to dev).
@@ -21,9 +23,10 @@ from typing import Any
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item
 from soce_bo.evaluate.benchmarks._data import check_fraction, check_split, in_split
-from soce_bo.evaluate.benchmarks.bfcl_overall import FORMULAS, bfcl_overall, bfcl_overall_report
-from soce_bo.evaluate.benchmarks.bfcl_prompt import ChatFormat, first_turn_messages, hinted_functions
-from soce_bo.evaluate.bfcl_ast import ast_check, decode_python_calls
+from soce_bo.evaluate.benchmarks.bfcl.checker import ast_check, decode_python_calls
+from soce_bo.evaluate.benchmarks.bfcl.multi_turn import MultiTurnEpisode
+from soce_bo.evaluate.benchmarks.bfcl.overall import FORMULAS, bfcl_overall, bfcl_overall_report
+from soce_bo.evaluate.benchmarks.bfcl.prompt import ChatFormat, first_turn_messages, hinted_functions
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +104,11 @@ def load_entries(category: str) -> list[dict[str, Any]]:
     return entries
 
 
-def decode_calls(text: str, language: str = "python") -> list[dict[str, dict[str, Any]]]:
-    """bfcl's prompt-mode decoder; refuses output it would execute (see bfcl_ast.refuse_executable)."""
-    return decode_python_calls(text, language)
-
-
 def score_ast_completion(completion: str, functions: list[dict], possible_answer: list[dict], category: str) -> float:
     """1.0 iff bfcl decodes the completion and its AST checker accepts the calls."""
     language = language_of(category)
     try:
-        calls = decode_calls(completion, language)
+        calls = decode_python_calls(completion, language)
     except ValueError:
         return 0.0
     if not _bfcl_utils().is_function_calling_format_output(calls):
@@ -122,7 +120,7 @@ def score_ast_completion(completion: str, functions: list[dict], possible_answer
 def score_relevance(completion: str, category: str) -> float:
     """irrelevance: pass iff no decodable non-empty call; live_relevance: pass iff there is one."""
     try:
-        has_call = not _bfcl_utils().is_empty_output(decode_calls(completion, "python"))
+        has_call = not _bfcl_utils().is_empty_output(decode_python_calls(completion, "python"))
     except ValueError:
         has_call = False
     return float(has_call) if category == "live_relevance" else float(not has_call)
@@ -136,7 +134,6 @@ class BFCLBenchmark:
     def __init__(
         self,
         categories: Sequence[str] = GROUPS["single_turn"],
-        limit_per_category: int | None = None,
         dev_fraction: float = 0.3,
         split_seed: int = 0,
         max_tokens: int = 512,
@@ -152,7 +149,6 @@ class BFCLBenchmark:
         if max_prompt_tokens is not None and not tokenizer_path:
             raise BenchmarkError("bfcl max_prompt_tokens needs tokenizer_path to count tokens")
         self._categories = resolve_categories(categories)
-        self.limit_per_category = limit_per_category
         self.dev_fraction = check_fraction(dev_fraction)
         self.split_seed = int(split_seed)
         self.max_tokens = int(max_tokens)
@@ -176,10 +172,7 @@ class BFCLBenchmark:
         items: list[Item] = []
         self.skipped[split] = {}
         for category in self._categories:
-            kept = 0
             for entry in load_entries(category):
-                if self.limit_per_category is not None and kept >= self.limit_per_category:
-                    break
                 if not in_split(entry["id"], split, self.dev_fraction, self.split_seed):
                     continue
                 item = self._item(category, entry)
@@ -187,7 +180,6 @@ class BFCLBenchmark:
                     self.skipped[split][category] = self.skipped[split].get(category, 0) + 1
                     continue
                 items.append(item)
-                kept += 1
         dropped = sum(self.skipped[split].values())
         if dropped:
             log.warning("bfcl %s: skipped %d item(s) whose prompt + max_tokens exceed %d tokens: %s",
@@ -196,7 +188,7 @@ class BFCLBenchmark:
 
     def _item(self, category: str, entry: dict[str, Any]) -> Item:
         if category in MULTI_TURN_CATEGORIES:
-            # The prompt grows turn by turn with executed tool results; bfcl_multi_turn builds it.
+            # The prompt grows turn by turn with executed tool results; multi_turn.py builds it.
             return Item(id=entry["id"], category=category, prompt="", answer=entry["ground_truth"],
                         meta={"entry": entry, "multi_turn": True})
         prompt = self.chat.render(first_turn_messages(entry, hinted_functions(entry)))
@@ -207,7 +199,7 @@ class BFCLBenchmark:
         if item.meta.get("multi_turn"):
             raise BenchmarkError(
                 f"BFCL item {item.id} ({item.category}) is multi-turn: evaluate it with "
-                "soce_bo.evaluate.benchmarks.bfcl_multi_turn.evaluate_bfcl, not one request"
+                "soce_bo.evaluate.runner.evaluate_items (it plays the conversation), not one request"
             )
         return GenRequest(prompt=item.prompt, max_tokens=self.max_tokens, stop=self.chat.stop)
 
@@ -219,14 +211,13 @@ class BFCLBenchmark:
         raise BenchmarkError(f"BFCL item {item.id} ({item.category}) is multi-turn and is scored per conversation")
 
     def is_multi_step(self, item: Item) -> bool:
-        """Multi-turn items are conversations, not one request (see bfcl_multi_turn.run_episodes)."""
+        """Multi-turn items are conversations, not one request (see `runner.run_episodes`)."""
         return bool(item.meta.get("multi_turn"))
 
-    def start_episode(self, item: Item) -> Any:
+    def start_episode(self, item: Item) -> MultiTurnEpisode:
         """A resumable conversation for a multi-turn item: next_request() / observe(text) / score()."""
-        from soce_bo.evaluate.benchmarks.bfcl_multi_turn import MultiTurnEpisode
-
-        return MultiTurnEpisode(item, self)
+        return MultiTurnEpisode(item, self.chat, max_tokens=self.max_tokens,
+                                max_prompt_tokens=self.max_prompt_tokens, max_steps=self.multi_turn_max_steps)
 
     def overall(self, per_category: Mapping[str, CategoryScore]) -> float:
         """The configured formula (default: v4 without Agentic, renormalised over what was run)."""

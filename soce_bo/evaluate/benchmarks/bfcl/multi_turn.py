@@ -7,6 +7,8 @@ exceeds bfcl's step limit (the whole item fails). This mirrors bfcl's
 `BaseHandler.inference_multi_turn_prompting` + `OSSHandler`, but as a resumable `MultiTurnEpisode`
 so that `run_episodes` can batch one step of every live conversation into one backend call (the
 vLLM server stays busy). Scoring is bfcl's `multi_turn_checker` (state + response checks).
+The episode knows only the chat format and the limits it is given, not the benchmark class, so
+`benchmark.py` imports this module and nothing imports back.
 
 Two deliberate differences from bfcl, both about safety and isolation:
 - bfcl keeps backend instances in a module-global dict keyed by model name + item id, so a second
@@ -22,18 +24,13 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
-import time
 import uuid
-from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from soce_bo.errors import BenchmarkError
-from soce_bo.evaluate.backend import GenerationBackend
-from soce_bo.evaluate.benchmark import GenRequest, Item, macro_sem, summarize
-from soce_bo.evaluate.benchmarks.bfcl import BFCLBenchmark, decode_calls
-from soce_bo.evaluate.benchmarks.bfcl_prompt import first_turn_messages, hinted_functions
-from soce_bo.evaluate.runner import EvalResult, run_episodes
+from soce_bo.evaluate.benchmarks.bfcl.checker import decode_python_calls as decode_calls
+from soce_bo.evaluate.benchmarks.bfcl.prompt import ChatFormat, first_turn_messages, hinted_functions
+from soce_bo.values import GenRequest, Item
 
 
 @cache
@@ -65,13 +62,22 @@ def _call_names(call: str) -> set[str] | None:
 
 
 class MultiTurnEpisode:
-    """One BFCL multi-turn conversation advanced one model call at a time (request/observe)."""
+    """One BFCL multi-turn conversation advanced one model call at a time (request/observe).
 
-    def __init__(self, item: Item, bench: BFCLBenchmark) -> None:
+    Args:
+        item: a multi-turn item of `BFCLBenchmark` (its bfcl entry in `meta["entry"]`).
+        chat: the benchmark's chat format (renders the growing conversation).
+        max_tokens: generation budget per model call.
+        max_prompt_tokens: context window; a conversation that outgrows it fails (`overflow`).
+        max_steps: bfcl's step limit per user turn.
+    """
+
+    def __init__(self, item: Item, chat: ChatFormat, max_tokens: int, max_prompt_tokens: int | None = None,
+                 max_steps: int = 20) -> None:
         utils, _, _, self._holdout_prompt = _bfcl_mt()
         self.entry = copy.deepcopy(item.meta["entry"])
-        self.item, self.chat, self.bench = item, bench.chat, bench
-        self.max_steps = bench.multi_turn_max_steps
+        self.item, self.chat = item, chat
+        self.max_tokens, self.max_prompt_tokens, self.max_steps = int(max_tokens), max_prompt_tokens, int(max_steps)
         self.model_name = f"soce_{uuid.uuid4().hex}"  # private namespace for bfcl's backend instances
         self.long_context = "long_context" in item.category
         self.turns = copy.deepcopy(self.entry["question"])
@@ -112,9 +118,9 @@ class MultiTurnEpisode:
         bfcl's server call would fail there, so the item fails)."""
         if self.done:
             return None
-        request = GenRequest(prompt=self.chat.render(self.messages), max_tokens=self.bench.max_tokens,
+        request = GenRequest(prompt=self.chat.render(self.messages), max_tokens=self.max_tokens,
                              stop=self.chat.stop)
-        limit = self.bench.max_prompt_tokens
+        limit = self.max_prompt_tokens
         if limit is not None and self.chat.count_tokens(request.prompt) + request.max_tokens > limit:
             self.overflow = self.force_quit = self.done = True
             return None
@@ -174,6 +180,10 @@ class MultiTurnEpisode:
         finally:
             self.release()
 
+    def transcript(self) -> str:
+        """The model's answers, per user turn, as their repr (what results list as the completion)."""
+        return repr(self.responses)
+
     def _is_allowed(self, call: str) -> bool:
         names = _call_names(call)
         return names is not None and names <= self.allowed
@@ -184,36 +194,3 @@ class MultiTurnEpisode:
         for key in [k for k in space if k.startswith(self.model_name)]:
             del space[key]
 
-
-def evaluate_bfcl(bench: BFCLBenchmark, backend: GenerationBackend, items: Sequence[Item]) -> EvalResult:
-    """Single-turn items as one batch of requests, multi-turn items as batched conversations.
-
-    Same result shape as `runner.evaluate_items`; `timings` also counts multi-turn items that
-    failed because the conversation outgrew `max_prompt_tokens`.
-    """
-    if not isinstance(bench, BFCLBenchmark):
-        raise BenchmarkError("evaluate_bfcl needs a BFCLBenchmark")
-    multi = [i for i, it in enumerate(items) if bench.is_multi_step(it)]
-    single = [i for i in range(len(items)) if i not in set(multi)]
-    scores: list[float] = [0.0] * len(items)
-    completions: list[str] = [""] * len(items)
-    t0 = time.perf_counter()
-    outs = backend.generate([bench.request(items[i]) for i in single]) if single else []
-    for i, text in zip(single, outs, strict=True):
-        completions[i] = text
-        scores[i] = bench.score(items[i], text)
-    t1 = time.perf_counter()
-    episodes = [bench.start_episode(items[i]) for i in multi]
-    run_episodes(episodes, backend)
-    for i, episode in zip(multi, episodes):
-        scores[i] = episode.score()
-        completions[i] = repr(episode.responses)
-    t2 = time.perf_counter()
-    per_cat = summarize([it.category for it in items], scores)
-    ordered = {c: per_cat[c] for c in bench.categories() if c in per_cat}
-    return EvalResult(
-        per_category=ordered, overall=bench.overall(ordered), overall_sem=macro_sem(ordered),
-        timings={"single_turn_s": t1 - t0, "multi_turn_s": t2 - t1,
-                 "multi_turn_overflows": float(sum(e.overflow for e in episodes))},
-        completions=completions,
-    )

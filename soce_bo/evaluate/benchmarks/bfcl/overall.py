@@ -9,7 +9,7 @@ Agentic part (web search, memory), so the official v4 number tops out at 0.60. V
 - "<formula>_renormalised": only what was run counts -- empty groups are dropped and weights
   renormalised over the groups that have at least one category.
 Item weights for "Live" are the full BFCL v4 category sizes (what the official formula uses when a
-whole category is run), so subsampling (`limit_per_category`, the dev/test split) does not tilt it.
+whole category is run), so subsampling (the run-level `limit`, the dev/test split) does not tilt it.
 """
 
 from __future__ import annotations

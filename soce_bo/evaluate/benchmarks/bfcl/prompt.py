@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 from soce_bo.errors import BenchmarkError
-from soce_bo.evaluate import bfcl_ast  # noqa: F401  (sets BFCL_PROJECT_ROOT before bfcl_eval is imported)
+from soce_bo.evaluate.benchmarks.bfcl import checker  # noqa: F401  (sets BFCL_PROJECT_ROOT before bfcl_eval is imported)
 
 CHAT_FORMATS = ("llama3", "hf", "plain")
 STOPS = {"llama3": ("<|eot_id|>",), "hf": (), "plain": ("\nUSER:", "\nTOOL:")}
