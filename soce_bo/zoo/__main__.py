@@ -18,11 +18,14 @@ from soce_bo.zoo.manifest import ZooManifest, load_manifest
 
 def zoo_config(cfg: DictConfig) -> ZooConfig:
     """The ZooConfig the command line asks for (defaults for everything it does not name)."""
+    for key in ("seed", "n_dev", "n_test", "workers"):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool):
+            raise ConfigError(f"{key} must be an integer, got {cfg[key]!r}")
     for key in ("n_dev", "n_test", "workers"):
-        if int(cfg[key]) < 1:
+        if cfg[key] < 1:
             raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
-    return replace(ZooConfig(), seed=int(cfg.seed), n_dev=int(cfg.n_dev), n_test=int(cfg.n_test),
-                   score=bool(cfg.score), workers=int(cfg.workers))
+    return replace(ZooConfig(), seed=cfg.seed, n_dev=cfg.n_dev, n_test=cfg.n_test,
+                   score=bool(cfg.score), workers=cfg.workers)
 
 
 def score_tables(manifest: ZooManifest) -> list[Table]:
