@@ -27,6 +27,7 @@ from soce_bo.analysis import Analysis, ScoreTable, analyze, load_score_table
 from soce_bo.errors import ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item
 from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
+from soce_bo.evaluate.subset import round_robin_subset
 from soce_bo.recipe.build import build
 from soce_bo.recipe.identity import ledger_header, pool_identity, relocate
 from soce_bo.recipe.results import RunResults, SoupRow
@@ -416,9 +417,7 @@ def ternary_surrogate(strategy: SupportsPredict, experts: Sequence[str], steps: 
 
 
 def _items(benchmark: Benchmark, split: str, limit: int | None) -> list[Item]:
-    from soce_bo.evaluate.__main__ import take
-
-    items = take(benchmark.load(split), limit)
+    items = round_robin_subset(benchmark.load(split), limit)
     if not items:
         raise ConfigError(f"split {split!r} of benchmark {benchmark.name} has no items")
     return items
