@@ -6,7 +6,7 @@ import pytest
 
 from soce_bo.errors import ServerError
 from soce_bo.evaluate.benchmark import GenRequest
-from soce_bo.serve.client import PoolInfo, SoupClient
+from soce_bo.serve.client import SoupClient
 from soce_bo.serve.worker_ext import canonical_weights_digest
 
 
@@ -25,15 +25,18 @@ def test_chunks_share_decoding_limits_and_cover_every_request():
     assert body["include_stop_str_in_output"] is False and body["skip_special_tokens"] is True
 
 
-def test_checksum_prediction_is_linear_with_dtype_tolerance():
+def test_fingerprint_must_match_exactly():
     client = SoupClient("http://127.0.0.1:1")
-    pool = PoolInfo(paths=("a", "b"), n_tensors=3, dtype="float32", checksums=(10.0, 20.0),
-                    abs_checksums=(10.0, 20.0), fingerprint_names=("n",), load_s=0.0)
-    client.pool = pool
-    expected, tol = client.expected_checksum([0.25, 0.75])
-    assert expected == pytest.approx(17.5) and 0 < tol < 1e-4
-    client.pool = PoolInfo(**{**pool.__dict__, "dtype": "bfloat16"})
-    assert client.expected_checksum([0.25, 0.75])[1] > 1e-2  # bf16 rounds far more
+    ok = {"rank": 0, "checksum": [1.5, 2.5], "expected_checksum": [1.5, 2.5], "fingerprint_match": True}
+    client._check_fingerprint(ok, "the soup")
+    for bad in ({**ok, "fingerprint_match": False}, {**ok, "expected_checksum": [1.5, 2.5000000001]}):
+        with pytest.raises(ServerError, match="fingerprint mismatch on rank 0"):
+            client._check_fingerprint(bad, "the soup")
+
+
+def test_unknown_storage_is_refused():
+    with pytest.raises(ServerError, match="expert storage"):
+        SoupClient("http://127.0.0.1:1", storage="gpu")
 
 
 def test_digest_depends_on_pool_and_weights():

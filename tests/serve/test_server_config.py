@@ -23,7 +23,7 @@ def test_shipped_configs_load(name):
         assert cfg.dtype == "float32" and 128 * 2**20 <= cfg.kv_cache_memory_bytes <= 256 * 2**20
         assert cfg.max_model_len == 512
     else:
-        assert cfg.dtype == "bfloat16" and cfg.keep_experts_on_device and cfg.gpu_memory_utilization
+        assert cfg.dtype == "bfloat16" and cfg.expert_storage == "auto" and cfg.gpu_memory_utilization
 
 
 def test_unknown_key_is_named():
@@ -89,3 +89,47 @@ def test_integer_cpu_bind_from_command_line_is_a_core_string():
 
     cfg = ServerConfig.from_mapping({"cpu_bind": 1, "kv_cache_memory_bytes": 1 << 27})
     assert cfg.cpu_bind == "1"
+
+
+def test_cpu_bind_one_core_per_rank_at_tp2():
+    cfg = ServerConfig.from_mapping({"tensor_parallel_size": 2})
+    assert cfg.cpu_bind_for(0, 1, 2) == "0|1"  # vLLM's own "auto" fails at TP 2 on a 2-core box
+    assert [cfg.cpu_bind_for(i, 2, 4) for i in range(2)] == ["0|1", "2|3"]
+
+
+def gpu_env(tmp_path, replica: int, replicas: int, **cfg) -> dict[str, str]:
+    config = ServerConfig.from_mapping({"device": "cuda", "kv_cache_memory_bytes": None, **cfg})
+    server = SoupServer(tmp_path, config, replica=replica, replicas=replicas, log_dir=tmp_path)
+    server.port = 1
+    return server.environment()
+
+
+def test_gpu_replicas_get_their_own_devices(tmp_path, monkeypatch):
+    """Environment only (no GPU needed): replica i gets GPUs [i*TP, (i+1)*TP) of the visible ones."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    envs = [gpu_env(tmp_path, i, 2, tensor_parallel_size=2) for i in range(2)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["4,5", "6,7"]
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in envs[0]
+    tp1 = [gpu_env(tmp_path, i, 4, cuda_devices="0,1,2,3")["CUDA_VISIBLE_DEVICES"] for i in range(4)]
+    assert tp1 == ["0", "1", "2", "3"]
+    listed = ServerConfig.from_mapping({"device": "cuda", "kv_cache_memory_bytes": None, "cuda_devices": [2, 3]})
+    assert listed.cuda_devices == "2,3" and listed.gpus_for(1, 2) == ["3"]
+
+
+def test_more_replicas_than_gpus_is_refused_before_starting(tmp_path, monkeypatch):
+    from soce_bo.errors import ConfigError
+    from soce_bo.serve.server import start_servers
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    cfg = ServerConfig.from_mapping({"device": "cuda", "kv_cache_memory_bytes": None, "tensor_parallel_size": 2})
+    with pytest.raises(ConfigError, match="2 replica.*need 4 GPUs, but 3 are visible"):
+        start_servers(cfg, [tmp_path], n=2)
+    with pytest.raises(ConfigError, match="need 4 GPUs"):
+        gpu_env(tmp_path, 1, 2, tensor_parallel_size=2)
+
+
+def test_expert_storage_is_validated():
+    from soce_bo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expert_storage"):
+        ServerConfig.from_mapping({"expert_storage": "gpu"})
