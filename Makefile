@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 ZOO ?= artifacts/zoo
 
-.PHONY: help install zoo demo test test-fast test-full bench lint clean
+.PHONY: help install zoo demo test test-fast bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ test: install  ## the full test suite, slow and vLLM tests included (what CI run
 
 test-fast: install  ## skip tests marked slow
 	$(PY) -m pytest -q -m "not slow"
+
+lint: install  ## byte-compile every file and check the import layering (no upward import, no cycle)
+	$(PY) -m compileall -q soce_bo bench tests
+	$(PY) -m pytest -q tests/test_layering.py
 
 bench: install zoo  ## performance harness -> bench/results/*.json, BENCHMARKS.md
 	$(PY) -m bench.run_all

@@ -1,6 +1,6 @@
 """Bayesian optimisation of soup weights with the Ax `Client` (Ax 1.3.1) on the simplex.
 
-Encoding (notes/ax.md §2, option A): K-1 free weights w0..w{K-2} in [m, 1 - (K-1)m], the last
+Encoding (option A of the two we tried): K-1 free weights w0..w{K-2} in [m, 1 - (K-1)m], the last
 one a `DerivedParameterConfig` "1 - w0 - ... - w{K-2}", and the linear constraint
 sum(free) <= 1 - m, so every weight is >= m = `min_weight` (0.1 by default, like the grid).
 Chosen over option B (equality constraint via core classes) because it is built with the public
@@ -329,7 +329,7 @@ class BayesOpt:
         if any(v < 0 for v in extra.values()):
             log.warning("%s: snapshot %s has trials the ledger lacks; rebuilding from the ledger", self.name, path)
             return False
-        client._random_seed = self.seed  # not persisted by Ax (notes/ax.md §3)
+        client._random_seed = self.seed  # Ax's JSON snapshot does not store the seed
         quiet_ax()
         self._client = client
         self._reset_bookkeeping()
