@@ -61,6 +61,7 @@ class RunResults:
     surrogate: dict[str, Any] | None = None
     final_soup: dict[str, Any] | None = None
     retries: int = 0
+    published: dict[str, Any] | None = None  # the pool config's published_overall / paper_soce, for reference
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -165,6 +165,7 @@ class SoceRecipe:
             tables=tables,
             surrogate=ternary_surrogate(predictor, self.experts) if predictor is not None else None,
             retries=sum(len(r.result.retries) for led in self.ledgers for r in led.records),
+            published=published_reference(cfg.pool),
         )
         results.final_soup = self._write_final_soup()
         results.write(self.run_dir / "results.json")
@@ -384,6 +385,13 @@ def make_replicas(cfg: DictConfig, server_cfg: ServerConfig, paths: Sequence[Pat
 
 
 # ---- results helpers -------------------------------------------------------------------------------
+def published_reference(pool_cfg: DictConfig) -> dict[str, Any] | None:
+    """The paper's numbers a pool config carries (`published_overall`, `paper_soce`) for the report."""
+    out = {k: OmegaConf.to_container(pool_cfg[k], resolve=True) for k in ("published_overall", "paper_soce")
+           if pool_cfg.get(k) is not None}
+    return out or None
+
+
 def best_so_far(run: SearchRun) -> list[float]:
     """Best objective so far after each of the strategy's evaluations (cached ones included)."""
     best, out = -math.inf, []

@@ -62,6 +62,26 @@ def verdict(results: RunResults) -> list[str]:
     return lines
 
 
+def published_section(results: RunResults) -> list[str]:
+    """The paper's published numbers for this pool: a reference, not a comparison on equal terms."""
+    pub = results.published or {}
+    if not pub:
+        return []
+    lines = ["## Published reference (from the pool config)",
+             "The paper selected experts and tuned weights on the test scores it reports; this run selects on "
+             f"{results.splits['select']} and reports {results.splits['report']}, so these numbers are a reference "
+             "line, not a like-for-like comparison.", ""]
+    if pub.get("published_overall"):
+        lines += ["| candidate | published overall |", "|---|---|"]
+        lines += [f"| {name} | {score} |" for name, score in pub["published_overall"].items()]
+        lines.append("")
+    soce = pub.get("paper_soce") or {}
+    if soce:
+        weights = ", ".join(f"{k} {v}" for k, v in (soce.get("weights") or {}).items()) or "not given"
+        lines += [f"The paper's SoCE soup: overall {soce.get('overall')} (weights: {weights}).", ""]
+    return lines
+
+
 def build_report(run_dir: str | Path) -> Path:
     """Write report.md, report.html and the PNG figures into run_dir; return report.html's path."""
     run_dir = Path(run_dir)
@@ -106,6 +126,7 @@ def build_report(run_dir: str | Path) -> Path:
         rows = results.rows(split)
         if rows:
             md += [f"## Scores on {split}", *_score_table(rows, cats, obj), ""]
+    md += published_section(results)
     if results.final_soup:
         fs = results.final_soup
         md += ["## Final soup", f"`{fs['path']}` — strategy {fs['strategy']}, weights "
