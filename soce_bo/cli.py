@@ -107,7 +107,7 @@ def compose_first_point(config_name: str, argv: Sequence[str]) -> DictConfig:
     for text, parsed in zip(overrides, OverridesParser.create().parse_overrides(overrides), strict=True):
         if parsed.is_sweep_override():
             value = next(iter(parsed.sweep_string_iterator()))
-            text = f"{prefix.get(parsed.override_type, '')}{parsed.get_key_element()}={value}"
+            text = f"{prefix.get(parsed.type, '')}{parsed.get_key_element()}={value}"
         first.append(text)
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose(config_name, overrides=first, return_hydra_config=True)
