@@ -110,6 +110,7 @@ def slurm_replicas(slurm_cfg: Mapping[str, Any], server_cfg: ServerConfig, pool_
     """One `SlurmReplica` per `servers.slurm.replicas`, each with its own folder under run_dir."""
     spec = SlurmServerSpec.from_mapping(slurm_cfg)
     require_slurm()
+    _check_jobs([_server_job(spec)])  # a single run gets no multirun precheck: refuse here, queue nothing
     return [SlurmReplica(i, spec, server_cfg, pool_paths, Path(run_dir)) for i in range(spec.replicas)]
 
 
@@ -396,7 +397,10 @@ def check_slurm_launch(cfg: DictConfig) -> None:
     given), GPUs / CPUs / memory per node and the time limit within what the partition offers, then
     `sbatch --test-only` (the controller's own check, nothing submitted) for everything else.
     """
-    jobs = _jobs_of(cfg)
+    _check_jobs(_jobs_of(cfg))
+
+
+def _check_jobs(jobs: Sequence[_Job]) -> None:
     if not jobs:
         return
     require_slurm()
@@ -421,12 +425,14 @@ def _jobs_of(cfg: DictConfig) -> list[_Job]:
             account=launcher.get("account"), qos=launcher.get("qos"), constraint=launcher.get("constraint")))
     slurm = OmegaConf.select(cfg, "servers.slurm", default=None)
     if slurm is not None:
-        spec = SlurmServerSpec.from_mapping(slurm)
-        jobs.append(_Job(what="the evaluation server jobs (servers.slurm)", partition=spec.partition,
-                         gpus=spec.gpus_per_replica, cpus=spec.cpus_per_task, mem_gb=spec.mem_gb,
-                         time_min=spec.time_min, account=spec.account, qos=spec.qos,
-                         constraint=spec.constraint))
+        jobs.append(_server_job(SlurmServerSpec.from_mapping(slurm)))
     return jobs
+
+
+def _server_job(spec: SlurmServerSpec) -> _Job:
+    return _Job(what="the evaluation server jobs (servers.slurm)", partition=spec.partition,
+                gpus=spec.gpus_per_replica, cpus=spec.cpus_per_task, mem_gb=spec.mem_gb,
+                time_min=spec.time_min, account=spec.account, qos=spec.qos, constraint=spec.constraint)
 
 
 def _partitions() -> dict[str, _Partition]:
