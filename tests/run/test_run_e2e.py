@@ -83,6 +83,7 @@ def test_report_rebuilds_from_results(tmp_path: Path):
     better = {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.4, "n": 10, "sem": 0.1}}
     results = {
         "schema_version": 2,
+        "published": {"published_overall": {"x": 72.37}, "paper_soce": {"weights": {"x": 0.7, "y": 0.3}, "overall": 76.5}},
         "run": {"experiment": "t", "seed": 0, "wall_seconds": 1.0}, "splits": {"select": "dev", "report": "test"},
         "benchmark": {"name": "zoo", "categories": ["a", "b"], "objective": "mean"}, "pool": {},
         "analysis": {"mode": "tau", "tau": 0.5, "categories": ["a", "b", "c"], "low_corr": ["a"],
@@ -107,6 +108,7 @@ def test_report_rebuilds_from_results(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     md = (tmp_path / "report.md").read_text()
     assert "**bo** soup beat the best single candidate" in md
+    assert "| x | 72.37 |" in md and "The paper's SoCE soup: overall 76.5 (weights: x 0.7, y 0.3)" in md
     for fig in ("correlation", "best_so_far", "categories", "weights", "ternary"):
         assert (tmp_path / "figures" / f"{fig}.png").stat().st_size > 1000
     assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
