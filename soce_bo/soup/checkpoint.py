@@ -27,7 +27,7 @@ INDEX_FILE = "model.safetensors.index.json"
 MAX_HEADER_BYTES = 100_000_000  # the safetensors spec's own limit
 
 # safetensors dtype code -> (torch dtype, bytes per element)
-DTYPES: dict[str, tuple[torch.dtype, int]] = {
+SAFETENSORS_DTYPES: dict[str, tuple[torch.dtype, int]] = {
     "F64": (torch.float64, 8),
     "F32": (torch.float32, 4),
     "F16": (torch.float16, 2),
@@ -41,7 +41,7 @@ DTYPES: dict[str, tuple[torch.dtype, int]] = {
     "F8_E4M3": (torch.float8_e4m3fn, 1),
     "F8_E5M2": (torch.float8_e5m2, 1),
 }
-CODE_OF: dict[torch.dtype, str] = {dt: code for code, (dt, _) in DTYPES.items()}
+CODE_OF: dict[torch.dtype, str] = {dt: code for code, (dt, _) in SAFETENSORS_DTYPES.items()}
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class TensorInfo:
 
     @property
     def is_float(self) -> bool:
-        return DTYPES[self.dtype][0].is_floating_point
+        return SAFETENSORS_DTYPES[self.dtype][0].is_floating_point
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +82,7 @@ class Checkpoint:
         info = self.tensors.get(name)
         if info is None:
             raise PoolError(f"tensor {name!r} not found in {self.path}")
-        torch_dtype, itemsize = DTYPES[info.dtype]
+        torch_dtype, itemsize = SAFETENSORS_DTYPES[info.dtype]
         count = info.nbytes // itemsize
         if count == 0:
             return torch.empty(info.shape, dtype=torch_dtype)
@@ -154,7 +154,7 @@ def read_header(file: Path) -> dict[str, TensorInfo]:
             continue
         try:
             dtype, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
-            itemsize = DTYPES[dtype][1]
+            itemsize = SAFETENSORS_DTYPES[dtype][1]
         except (KeyError, TypeError, ValueError) as err:
             raise PoolError(f"corrupt safetensors file {file}: bad entry for tensor {name!r}") from err
         if not (0 <= begin <= end) or end - begin != math.prod(shape) * itemsize:

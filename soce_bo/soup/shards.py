@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from soce_bo.errors import ConfigError
-from soce_bo.soup.checkpoint import CODE_OF, DTYPES
+from soce_bo.soup.checkpoint import CODE_OF, SAFETENSORS_DTYPES
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -51,7 +51,7 @@ class PlannedTensor:
 
     @property
     def nbytes(self) -> int:
-        return math.prod(self.shape) * DTYPES[self.dtype][1]
+        return math.prod(self.shape) * SAFETENSORS_DTYPES[self.dtype][1]
 
 
 @dataclass(frozen=True)

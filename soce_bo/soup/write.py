@@ -35,7 +35,8 @@ from soce_bo.soup.shards import PlannedTensor, Shard, ShardStream, parse_size, p
 from soce_bo.soup.validate import validate_pool
 from soce_bo.soup.weights import check_weights
 
-DTYPES: dict[str, torch.dtype] = {
+OUTPUT_DTYPES: dict[str, torch.dtype] = {
+    # the `dtype=` names a soup may be saved as (safetensors codes are checkpoint.SAFETENSORS_DTYPES)
     "float32": torch.float32, "fp32": torch.float32,
     "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
     "float16": torch.float16, "fp16": torch.float16,
@@ -64,7 +65,7 @@ class SoupWritten:
 def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if isinstance(dtype, torch.dtype) and dtype in CANONICAL:
         return dtype
-    found = DTYPES.get(str(dtype).lower())
+    found = OUTPUT_DTYPES.get(str(dtype).lower())
     if found is None:
         raise ConfigError(f"dtype {dtype!r} not supported; use float32, bfloat16 or float16")
     return found
