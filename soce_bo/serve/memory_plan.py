@@ -205,7 +205,7 @@ class MemoryPlan:
     def table(self) -> str:
         """Printable table (also pasted into the README)."""
         width = max(len(r[0]) for r in self.rows)
-        lines = [f"memory plan: {self.model}, TP {self.tp} x {self.replicas} replica(s), "
+        lines = [f"memory plan: {Path(self.model).name}, TP {self.tp} x {self.replicas} replica(s), "
                  f"{self.n_experts} experts, expert_storage={self.storage} -> {self.resolved_storage}"]
         lines += [f"  {label:<{width}}  {_gb(value):>10}  {note}" for label, value, note in self.rows]
         problems = self.problems()

@@ -60,8 +60,11 @@ def mix_flat_into(target: torch.Tensor, sources: Sequence[torch.Tensor], weights
         if scratch is None or scratch.numel() < target.numel():
             scratch = torch.empty(target.numel(), dtype=torch.float32, device=target.device)
         acc = scratch[: target.numel()]
-    acc.copy_(sources[0])
-    acc.mul_(weights[0])
+    if sources[0].dtype == torch.float32 and sources[0].device == acc.device:
+        torch.mul(sources[0], weights[0], out=acc)  # one pass; the same float32 product as below
+    else:
+        acc.copy_(sources[0])
+        acc.mul_(weights[0])
     for src, w in zip(sources[1:], weights[1:]):
         acc.add_(src, alpha=w)  # float32 self: the add runs in float32 whatever src's dtype
     if acc is not target:

@@ -110,6 +110,7 @@ class _Pool:
     n_tensors: int = 0
     resident_bytes: int = 0
     mixer: Any = None
+    arena: torch.Tensor | None = None  # scratch for re-processed modules (CPU: linears, embeddings)
 
 
 class SoupWorkerExtension:
@@ -176,6 +177,8 @@ class SoupWorkerExtension:
             pool.n_tensors = len(slots)
             pool.resident_bytes = sum(t.numel() * t.element_size() for ts in pool.shards.values() for t in ts)
             pool.fingerprint_keys = _shard_fingerprint_keys(pool)
+            arena = _arena_bytes(pool.jobs)
+            pool.arena = torch.empty(arena, dtype=torch.uint8, device=self.device) if arena else None
             from soce_bo.serve.shard_mix import StreamedMixer
 
             pool.mixer = StreamedMixer(self.device, int(spec.get("bucket_bytes") or 64 << 20))
@@ -287,8 +290,9 @@ class SoupWorkerExtension:
         kernel = {name: p for name, p in saved.items() if p is not None}
         temps = []
         try:
+            offset = 0
             for slot, pname in job.slots:
-                temp = _fresh_param(slot.template, module, self.device, zero=False)
+                temp, offset = _arena_param(slot.template, module, pool, self.device, offset)
                 module._parameters[pname] = temp
                 temps.append((temp, pool.shards[slot.key]))
             pool.mixer.mix([(t.data, s) for t, s in temps], weights)
@@ -412,14 +416,36 @@ def _module_jobs(model: torch.nn.Module, slots: Sequence[_Slot], device: torch.d
     return list(jobs.values())
 
 
+def _arena_param(template: torch.Tensor, module: torch.nn.Module, pool: _Pool, device: torch.device,
+                 offset: int) -> tuple[torch.nn.Parameter, int]:
+    """A loaded-layout temporary carved from the pool's scratch arena (one module's worth, reused
+    by every repacked module: the kernels' post-load processing copies, e.g. oneDNN packs its own
+    buffer), so a trial allocates and page-faults nothing."""
+    nbytes = math.prod(template.shape) * template.element_size()
+    begin = -(-offset // 64) * 64
+    if pool.arena is None or pool.arena.numel() < begin + nbytes:
+        raise RuntimeError("scratch arena smaller than a module (sized at soup_load)")
+    data = pool.arena[begin:begin + nbytes].view(template.dtype).view(tuple(template.shape))
+    param = _fresh_param(template, module, device, data=data)
+    return param, begin + nbytes
+
+
+def _arena_bytes(jobs: Sequence[_ModuleJob]) -> int:
+    """Bytes the largest re-processed module's temporaries take (64-byte aligned each)."""
+    sizes = [sum(-(-math.prod(slot.template.shape) * slot.template.element_size() // 64) * 64
+                 for slot, _ in job.slots) for job in jobs if not job.direct]
+    return max(sizes, default=0)
+
+
 def _fresh_param(template: torch.Tensor, module: torch.nn.Module, device: torch.device,
-                 zero: bool = True, pin: bool = False) -> torch.nn.Parameter:
-    """A real tensor shaped like `template`, carrying its class and loader attributes (bound to
-    `module` again, unwrapped from any layerwise-reload wrapper), like vLLM's materialize step."""
+                 pin: bool = False, data: torch.Tensor | None = None) -> torch.nn.Parameter:
+    """A real tensor shaped like `template` (zeros, or `data`), carrying its class and loader
+    attributes (bound to `module` again, unwrapped from any layerwise-reload wrapper), like
+    vLLM's materialize step."""
     from vllm.model_executor.model_loader.reload.sanitize import layer_ref_sentinel
 
-    make = torch.zeros if zero else torch.empty
-    data = make(tuple(template.shape), dtype=template.dtype, device=device, pin_memory=pin)
+    if data is None:
+        data = torch.zeros(tuple(template.shape), dtype=template.dtype, device=device, pin_memory=pin)
     attrs = dict(template.__dict__)
     for key, value in attrs.items():
         if isinstance(value, MethodType) and value.__self__ is layer_ref_sentinel:
@@ -461,7 +487,7 @@ def _capture_expert(model: torch.nn.Module, slots: Sequence[_Slot], checkpoint: 
     try:
         for slot in slots:
             module0 = slot.places[0][0]
-            param = _fresh_param(slot.template, module0, store, zero=True, pin=pin)
+            param = _fresh_param(slot.template, module0, store, pin=pin)
             param.weight_loader = _counting(getattr(param, "weight_loader", default_weight_loader), slot.key, written)
             fresh[slot.key] = param
             for module, pname in slot.places:
