@@ -2,7 +2,7 @@
 
 For each K and n, a fresh BayesOpt (one torch thread) observes its K + 1 seeds (the experts
 alone and the uniform soup) and n - (K + 1) random soups of a synthetic objective
-(`bench.synthetic`), then `suggest(1)` is timed `reps` times (each suggestion is observed before
+(`soce_bo.search.synthetic.simplex_problem`), then `suggest(1)` is timed `reps` times (each suggestion is observed before
 the next, so the GP is refit on n, n + 1, ... trials). A suggestion = Ax fitting the GP plus
 optimising qLogNEI under the simplex constraint. n < K + 1 is not measurable: BO suggests its
 K + 1 seeds before the GP takes over. Two acquisition settings: Ax's defaults (`acqf: null`)
@@ -18,17 +18,17 @@ import numpy as np
 
 from bench.common import (CHEAP_ACQF, LoadSampler, console_log, median, parse_args, print_table, single_thread_torch,
                           write_result)
-from bench.synthetic import SimplexObjective
+from soce_bo.search.synthetic import simplex_problem
 
 SETTINGS = {"cheap": CHEAP_ACQF, "default": None}
 
 
 def time_suggestions(k: int, n: int, acqf: dict | None, reps: int, seed: int = 0) -> list[float]:
-    from soce_bo.search.bo import BayesOpt
+    from soce_bo.search.configs import build_strategy
     from soce_bo.search.simplex import to_simplex
 
-    fn = SimplexObjective(k, seed)
-    bo = BayesOpt(fn.experts, budget=n + reps, seed=seed, acqf=acqf, torch_threads=1)
+    fn = simplex_problem(k, seed)
+    bo = build_strategy("bo", fn.experts, seed, budget=n + reps, acqf=acqf, torch_threads=1)
     for weights in bo.suggest(k + 1):  # the seeds
         bo.observe(weights, fn(weights))
     rng = np.random.default_rng([seed, k, n])

@@ -15,7 +15,6 @@ from typing import Any
 
 from bench.common import REPO, fmt
 from soce_bo.atomic import atomic_write
-from bench.search import STRATEGIES
 
 ANALYSIS = REPO / "bench" / "analysis.md"
 
@@ -124,9 +123,7 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
     s = d["summary"]
     rows = []
     for group, agg in d["groups"].items():
-        for name in STRATEGIES:
-            if name not in agg:  # results from before bo_simplex existed
-                continue
+        for name in [n for n, v in agg.items() if isinstance(v, dict) and "reach" in v]:  # strategies, run order
             r = agg[name]["reach"]
             rows.append([group, name, agg[name]["n_trials_median"], r["half_sem"]["fraction_within_20"],
                          r["half_sem"]["median_evals"], r["zero"]["fraction_within_20"],

@@ -1,20 +1,21 @@
-"""Q3 search efficiency: bo, grid, random, greedy, cmaes on the tiny zoo and on synthetic objectives.
+"""Q3 search efficiency: every conf/search/ strategy on the tiny zoo and on synthetic objectives.
 
-Strategies run with the settings of conf/search/*.yaml: bo/random/cmaes budget 20 (BO's 20
-include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid the full
-SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6). BO uses the CPU-cheap
-acquisition {raw_samples: 256, num_restarts: 8, n_burnin: 500, n_thinning: 4} (as
-conf/experiment/demo.yaml) and one torch thread; `bo` keeps the default min_weight 0.1 (every
-expert >= 0.1 in BO's own suggestions: the grid's domain), `bo_simplex` is the same BO with
-min_weight 0 (the whole simplex), reported beside it. On the zoo they go through
-`soce_bo.search.run_search` (the real scheduler, one evaluator, a fresh ledger per run); on the
-synthetic problems through the same sequential ask/tell loop without ledger and snapshots.
+Strategies are built exactly as the run builds them, `hydra.utils.instantiate` of
+conf/search/<name>.yaml (`soce_bo.search.configs.build_strategy`): bo/random/cmaes budget 20
+(BO's 20 include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid
+the full SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6), uniform one soup.
+BO uses the CPU-cheap acquisition {raw_samples: 256, num_restarts: 8, n_burnin: 500,
+n_thinning: 4} (as conf/experiment/demo.yaml) and one torch thread; `bo` keeps the default
+min_weight 0.1 (every expert >= 0.1 in BO's own suggestions: the grid's domain), `bo_simplex` is
+the same BO with min_weight 0 (the whole simplex), reported beside it. Every run goes through
+`soce_bo.search.run_search` (the real scheduler, one evaluator) with one ledger per problem,
+whose records are the cache, as in a run: every distinct soup costs one evaluation.
 
 (a) zoo: the SoCE-selected experts of the tiny zoo (analysis tau = 0.5 on zoo.json's dev scores,
-as `make demo`), scored on the dev split through ONE live vLLM server. A cache makes every
-distinct soup cost one evaluation across all strategies and seeds. Greedy decoding on a fixed
-split is deterministic, so the dev score is the "true" value here.
-(b) synthetic: `bench.synthetic.SimplexObjective`, K = 3, 4, 6, 10 problem seeds each
+as `make demo`), scored on the dev split through ONE live vLLM server (`soce_bo.evaluate.
+soup_evaluator.SoupEvaluator`), one ledger for all strategies and seeds. Greedy decoding on a
+fixed split is deterministic, so the dev score is the "true" value here.
+(b) synthetic: `soce_bo.search.synthetic.simplex_problem`, K = 3, 4, 6, 10 problem seeds each
 (strategy seed = problem seed), n = 100 items per category, true values known.
 
 "Reaching the grid's best": the best TRUE value among a strategy's first n soups is within tol of
@@ -38,86 +39,70 @@ import numpy as np
 
 from bench.common import (CHEAP_ACQF, LoadSampler, console_log, median, parse_args, print_table, single_thread_torch,
                           write_result, zoo_dir)
+from soce_bo.search import Ledger, run_search
+from soce_bo.search.configs import build_strategy, strategy_config, strategy_names
 from soce_bo.search.simplex import weights_key
+from soce_bo.search.synthetic import simplex_problem
 
-STRATEGIES = ("bo", "bo_simplex", "grid", "random", "greedy", "cmaes")
 BUDGET = 20
-MIN_WEIGHT = {"bo": 0.1, "bo_simplex": 0.0}
 GOAL = 0.8
+VARIANTS = {"bo_simplex": ("bo", {"min_weight": 0.0})}
+"""Bench-only settings of a configured strategy, measured beside it: BO on the whole simplex."""
 
 
-def make_strategy(name: str, experts: list[str], seed: int, budget: int = BUDGET):
-    if name in ("bo", "bo_simplex"):  # bo: the default min_weight 0.1 (the grid's domain); bo_simplex: 0
-        from soce_bo.search.bo import BayesOpt
-
-        return BayesOpt(experts, budget=budget, seed=seed, acqf=CHEAP_ACQF, torch_threads=1,
-                        min_weight=MIN_WEIGHT[name], name=name)
-    if name == "grid":
-        from soce_bo.search.grid import GridSearch
-
-        return GridSearch(experts, seed=seed)
-    if name == "random":
-        from soce_bo.search.random_search import RandomSearch
-
-        return RandomSearch(experts, budget=budget, seed=seed)
-    if name == "greedy":
-        from soce_bo.search.greedy import GreedySoup
-
-        return GreedySoup(experts)
-    if name == "cmaes":
-        from soce_bo.search.cmaes import CMAES
-
-        return CMAES(experts, budget=budget, seed=seed)
-    raise ValueError(name)
+def strategies() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Run name -> (conf/search/ config, overrides): every configured strategy, each variant after its base."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name in strategy_names():
+        out[name] = (name, {})
+        out.update({v: spec for v, spec in VARIANTS.items() if spec[0] == name})
+    return out
 
 
-class CachedEvaluator:
-    """Each distinct soup (`weights_key`) is evaluated once; counts the fresh evaluations."""
+def make_strategy(name: str, experts: list[str], seed: int, budget: int = BUDGET, run_name: str | None = None):
+    """The strategy as the run builds it (conf/search/<config>.yaml), plus the bench's settings.
 
-    def __init__(self, fn: Callable) -> None:
-        self.fn = fn
-        self.cache: dict = {}
-        self.fresh = 0
+    Strategies with a fixed trial count (an integer budget above 1) get the bench's `budget`;
+    those whose plan sets its own size (budget null: grid, greedy) or is one trial keep theirs.
+    Acquisition effort is the CPU-cheap one wherever the config has the key (BO).
+    """
+    config, overrides = strategies()[name]
+    cfg = strategy_config(config)
+    extra: dict[str, Any] = {"name": run_name or name, **overrides}
+    if isinstance(cfg.get("budget"), int) and cfg.budget > 1:
+        extra["budget"] = budget
+    if "acqf" in cfg:
+        extra["acqf"] = CHEAP_ACQF
+    return build_strategy(config, experts, seed, **extra)
 
-    def __call__(self, weights: Mapping[str, float]):
-        key = weights_key(weights)
-        if key not in self.cache:
-            self.cache[key] = self.fn(dict(weights))
-            self.fresh += 1
-        return self.cache[key]
 
+def run_strategy(name: str, experts: list[str], seed: int, evaluator: Callable, truth: Callable, ledger: Ledger,
+                 budget: int = BUDGET, run_name: str | None = None) -> dict[str, Any]:
+    """One strategy run through `soce_bo.search.run_search` -> its trials as (weights, observed, true).
 
-def run_strategy(name: str, experts: list[str], seed: int, evaluator: Callable, truth: Callable,
-                 workdir: Path | None, budget: int = BUDGET) -> dict[str, Any]:
-    """One strategy run -> its trials as (weights, observed, true) in trial order, plus timing.
-
-    With a `workdir`, through `run_search` (ledger, cache, BO snapshots: the real path). Without,
-    the same sequential ask/tell loop run_search performs with one evaluator, minus the per-trial
-    ledger fsync and Ax snapshot (~0.6 s per BO trial at K = 4 here), for the many synthetic runs.
+    `ledger` is shared by the runs that should share evaluations (its records are the cache, as in
+    a real run): every distinct soup costs one evaluation across them. `run_name` keeps a second
+    run of the same strategy (another seed) apart in that ledger.
     """
     t0 = time.perf_counter()
-    strategy = make_strategy(name, experts, seed, budget)
-    pairs = []
-    if workdir is not None:
-        from soce_bo.search import Ledger, run_search
-
-        run_dir = Path(tempfile.mkdtemp(prefix=f"{name}_{seed}_", dir=workdir))
-        run = run_search(strategy, [evaluator], Ledger(run_dir / "ledger.jsonl"), state_dir=run_dir, progress=False)
-        pairs = [(r.weights, r.result) for r in sorted(run.records, key=lambda r: r.trial)]
-    else:
-        while not strategy.done():
-            suggestions = strategy.suggest(1)
-            if not suggestions:
-                raise RuntimeError(f"{name} suggests nothing but is not done")
-            for weights in suggestions:
-                result = evaluator(weights)
-                strategy.observe(dict(weights), result)
-                pairs.append((weights, result))
+    strategy = make_strategy(name, experts, seed, budget, run_name)
+    run = run_search(strategy, [evaluator], ledger, state_dir=ledger.path.parent, progress=False)
     trials = []
-    for weights, result in pairs:
-        obs = result.objective if not result.failed else math.nan
-        trials.append({"weights": {k: v for k, v in weights.items() if v}, "observed": obs, "true": truth(weights)})
+    for record in sorted(run.records, key=lambda r: r.trial):
+        obs = record.result.objective if not record.result.failed else math.nan
+        trials.append({"weights": {k: v for k, v in record.weights.items() if v}, "observed": obs,
+                       "true": truth(record.weights)})
     return {"strategy": name, "seed": seed, "trials": trials, "seconds": time.perf_counter() - t0}
+
+
+def fresh_evaluations(ledger: Ledger) -> int:
+    """Soups actually evaluated (not served from the ledger's cache)."""
+    return sum(1 for r in ledger.records if not r.cached)
+
+
+def observed(ledger: Ledger) -> dict:
+    """weights_key -> TrialResult of every successful trial in the ledger."""
+    return {weights_key(r.weights): r.result for r in ledger.records if not r.result.failed}
 
 
 def curves(trials: list[dict]) -> dict[str, list[float]]:
@@ -140,7 +125,7 @@ def evals_to_reach(best_true: list[float], target: float) -> int | None:
 
 def first_weights(name: str, runs: dict[str, dict]) -> list[dict]:
     """BO's seed trials (the experts alone + uniform): on faces by construction, not by choice."""
-    if name not in ("bo", "bo_simplex"):
+    if strategies()[name][0] != "bo":
         return []
     k = len({e for t in runs[name]["trials"] for e in t["weights"]})
     return runs[name]["trials"][:k + 1]
@@ -195,20 +180,20 @@ def quiet() -> None:
 
 
 def synthetic_problem(k: int, seed: int, budget: int = BUDGET) -> dict[str, Any]:
-    """All strategies on one synthetic problem (runs in a worker process)."""
+    """All strategies on one synthetic problem (runs in a worker process), sharing one ledger."""
     single_thread_torch()
-    from bench.synthetic import SimplexObjective
-
     quiet()
-    fn = SimplexObjective(k, seed)
-    evaluator = CachedEvaluator(fn)
-    runs = {name: run_strategy(name, fn.experts, seed, evaluator, fn.true_value, None, budget) for name in STRATEGIES}
+    fn = simplex_problem(k, seed)
+    with tempfile.TemporaryDirectory(prefix=f"soce_bench_k{k}_s{seed}_") as tmp:
+        ledger = Ledger(Path(tmp) / "ledger.jsonl")
+        runs = {name: run_strategy(name, fn.experts, seed, fn, fn.true_value, ledger, budget) for name in strategies()}
+        fresh = fresh_evaluations(ledger)
     grid_pts = [t["weights"] for t in runs["grid"]["trials"]]
     best_grid = max(grid_pts, key=fn.true_value)
     grid_best = fn.true_value(best_grid)
     tols = {"half_sem": 0.5 * fn.objective_sem(best_grid), "zero": 0.0}
     res = score_problem(runs, grid_best, tols)
-    res.update(kind="synthetic", k=k, seed=seed, optimum_true=fn.optimum(), fresh_evaluations=evaluator.fresh)
+    res.update(kind="synthetic", k=k, seed=seed, optimum_true=fn.optimum(), fresh_evaluations=fresh)
     return res
 
 
@@ -227,10 +212,11 @@ def zoo_experts(zoo: Path) -> tuple[list[str], dict[str, Path]]:
 
 
 def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[dict[str, Any]]:
-    from soce_bo.zoo.benchmark import ZooBenchmark
-    from soce_bo.run import SoupEvaluator
+    from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
     from soce_bo.serve.config import ServerConfig
-    from soce_bo.serve.server import SoupServer
+    from soce_bo.serve.replica import LocalReplica
+    from soce_bo.zoo.benchmark import ZooBenchmark
+
     quiet()
     zoo = zoo_dir()
     experts, candidates = zoo_experts(zoo)
@@ -238,28 +224,36 @@ def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[
     bench = ZooBenchmark(zoo / "data")
     items = bench.load("dev")
     results = []
-    with SoupServer(paths[0], ServerConfig()) as server, server.client() as client:
-        console_log(f"search zoo: server up in {server.startup_s:.0f} s; experts {experts}, {len(items)} dev items")
-        client.load_pool(paths)
-        evaluator = CachedEvaluator(SoupEvaluator(client, experts, bench, items, "mean"))
+    served = ServedPool(LocalReplica(paths[0], ServerConfig(), 0, 1, log_dir=None), paths)
+    try:
+        served.start()
+        console_log(f"search zoo: server up in {served.replica.server.startup_s:.0f} s; experts {experts}, "
+                    f"{len(items)} dev items")
+        evaluator = SoupEvaluator(served, experts, bench, items, "mean")
+        ledger = Ledger(workdir / "ledger.jsonl")  # one cache for every strategy and seed, as in a run
 
         def truth(weights: Mapping[str, float]) -> float:
-            return evaluator.cache[weights_key(weights)].objective  # deterministic dev score
+            return observed(ledger)[weights_key(weights)].objective  # deterministic dev score
 
-        shared = {name: run_strategy(name, experts, 0, evaluator, truth, workdir) for name in ("grid", "greedy")}
+        def run(name: str, seed: int, budget: int = BUDGET) -> dict[str, Any]:
+            return run_strategy(name, experts, seed, evaluator, truth, ledger, budget, run_name=f"{name}_s{seed}")
+
+        # deterministic plans run once; the grid's seed only orders it (later seeds replay from the cache)
+        fixed = [name for name, (config, _) in strategies().items() if config in ("grid", "greedy", "uniform")]
+        shared = {name: run(name, 0) for name in fixed}
         for seed in seeds:
-            runs = {name: run_strategy(name, experts, seed, evaluator, truth, workdir, budget)
-                    for name in ("bo", "bo_simplex", "random", "cmaes")}
-            # grid: same points for every seed, only the (seeded) order differs; replayed from the cache
-            runs["grid"] = run_strategy("grid", experts, seed, evaluator, truth, workdir) if seed else shared["grid"]
-            runs["greedy"] = shared["greedy"]  # deterministic
+            runs = {name: run(name, seed, budget) for name in strategies() if name not in fixed}
+            runs.update({name: run(name, seed) if seed and name == "grid" else shared[name] for name in fixed})
+            runs = {name: runs[name] for name in strategies()}
             grid_best_trial = max(runs["grid"]["trials"], key=lambda t: t["true"])
-            sem = evaluator.cache[weights_key(grid_best_trial["weights"])].sem
+            sem = observed(ledger)[weights_key(grid_best_trial["weights"])].sem
             res = score_problem(runs, grid_best_trial["true"], {"half_sem": 0.5 * sem, "zero": 0.0})
-            res.update(kind="zoo", k=len(experts), seed=seed, experts=experts, fresh_evaluations=evaluator.fresh,
-                       dev_items=len(items))
+            res.update(kind="zoo", k=len(experts), seed=seed, experts=experts,
+                       fresh_evaluations=fresh_evaluations(ledger), dev_items=len(items))
             results.append(res)
-            console_log(f"search zoo seed {seed}: {evaluator.fresh} distinct soups evaluated so far")
+            console_log(f"search zoo seed {seed}: {fresh_evaluations(ledger)} distinct soups evaluated so far")
+    finally:
+        served.stop()
     return results
 
 
@@ -269,10 +263,15 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def run_names(problems: list[dict[str, Any]]) -> list[str]:
+    """The strategies the problems were run with, in run order."""
+    return list(problems[0]["strategies"]) if problems else list(strategies())
+
+
 def aggregate(problems: list[dict[str, Any]]) -> dict[str, Any]:
     """Fractions and medians over problems, per strategy and overall."""
     out: dict[str, Any] = {}
-    for name in STRATEGIES:
+    for name in run_names(problems):
         runs = [p["strategies"][name] for p in problems]
         reach = {}
         for tol in ("half_sem", "zero"):
@@ -306,7 +305,7 @@ def plot(problems: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), squeeze=False)
     for ax, (label, probs) in zip(axes[0], sorted(groups.items())):
         xmax = 40
-        for name in STRATEGIES:
+        for name in run_names(probs):
             gaps = [np.array(p["strategies"][name]["curves"]["incumbent_true"]) - p["grid_best_true"] for p in probs]
             n = min(max(len(g) for g in gaps), xmax)
             padded = np.array([np.pad(g[:n], (0, n - len(g[:n])), mode="edge") for g in gaps])
@@ -384,8 +383,9 @@ def main(argv: list[str] | None = None) -> Path:
     by_group = {f"{kind} K={k}": aggregate([p for p in problems if p["kind"] == kind and p["k"] == k])
                 for kind, k in sorted({(p["kind"], p["k"]) for p in problems})}
     rows = []
+    names = run_names(problems)
     for group, agg in by_group.items():
-        for name in STRATEGIES:
+        for name in names:
             r = agg[name]["reach"]
             rows.append([group, name, agg[name]["n_trials_median"], r["half_sem"]["fraction_within_20"],
                          r["half_sem"]["median_evals"], r["zero"]["fraction_within_20"], r["zero"]["median_evals"],
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> Path:
         "bo_at_20_ties_or_beats_full_grid_fraction": overall["bo_ties_or_beats_grid_fraction"],
         "bo_beats_cmaes_at_20_fraction": overall["bo_beats_cmaes_fraction"],
         "bo_ties_or_beats_cmaes_at_20_fraction": overall["bo_ties_or_beats_cmaes_fraction"],
-        "median_evals_to_reach_grid_best": {n: overall[n]["reach"]["half_sem"]["median_evals"] for n in STRATEGIES},
+        "median_evals_to_reach_grid_best": {n: overall[n]["reach"]["half_sem"]["median_evals"] for n in names},
         "cases": {"total": len(problems), "synthetic": len(synthetic), "zoo": len(zoo)},
         "goal": GOAL, "goal_met": bo_reach >= GOAL,
         "bo_acqf": CHEAP_ACQF,

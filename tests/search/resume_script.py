@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from soup_landscape import SyntheticSoup
-
 from soce_bo.search.ledger import Ledger
 from soce_bo.search.scheduler import run_search
+from soce_bo.search.synthetic import three_category_soup
 
 EXPERTS = ["a", "b", "c"]
 
@@ -36,7 +35,7 @@ def make(name: str):
 
 def main() -> None:
     ledger_path, names, delay = Path(sys.argv[1]), sys.argv[2].split(","), float(sys.argv[3])
-    evaluators = [SyntheticSoup(EXPERTS, delay=delay), SyntheticSoup(EXPERTS, delay=delay)]
+    evaluators = [three_category_soup(EXPERTS, delay=delay), three_category_soup(EXPERTS, delay=delay)]
     ledger = Ledger(ledger_path)
     for name in names:
         run = run_search(make(name), evaluators, ledger, progress=False)

@@ -16,8 +16,8 @@ from soce_bo.search.ledger import Ledger
 from soce_bo.search.random_search import RandomSearch
 from soce_bo.search.scheduler import run_search
 from soce_bo.search.simplex import check_on_simplex
+from soce_bo.search.synthetic import three_category_soup
 from soce_bo.search.uniform import UniformSoup
-from soup_landscape import SyntheticSoup
 
 EXPERTS = ["a", "b", "c"]
 LIGHT = {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4}
@@ -28,14 +28,14 @@ def test_bo_beats_random_search_at_equal_budget():
     """Mean true regret of each method's pick over 4 landscapes, budget 12 (BO: 4 seeds + 8)."""
     bo_regret, random_regret = [], []
     for seed in range(4):
-        fn = SyntheticSoup(EXPERTS, n_items=1000, noise_seed=seed, landscape_seed=seed)
+        fn = three_category_soup(EXPERTS, n_items=1000, noise_seed=seed, landscape_seed=seed)
         optimum = fn.optimum()
         bo = BayesOpt(EXPERTS, budget=12, seed=seed, acqf=LIGHT)
         while not bo.done():
             for w in bo.suggest(1):
                 check_on_simplex(w, EXPERTS, tol=1e-9)
                 bo.observe(w, fn(w))
-        bo_regret.append(optimum - fn.true_objective(bo.best().weights))
+        bo_regret.append(optimum - fn.true_value(bo.best().weights))
         rand = RandomSearch(EXPERTS, budget=12, seed=seed)
         observed = []
         while not rand.done():
@@ -43,7 +43,7 @@ def test_bo_beats_random_search_at_equal_budget():
                 result = fn(w)
                 rand.observe(w, result)
                 observed.append((result.objective, w))
-        random_regret.append(optimum - fn.true_objective(max(observed, key=lambda x: x[0])[1]))
+        random_regret.append(optimum - fn.true_value(max(observed, key=lambda x: x[0])[1]))
         if seed == 0:  # the surrogate the report draws as a ternary map
             mean_sem = bo.predict([{"a": 0.6, "b": 0.3, "c": 0.1}, {"a": 0.1, "b": 0.1, "c": 0.8}])
             assert all(math.isfinite(m) and s > 0 for m, s in mean_sem)
@@ -63,7 +63,7 @@ def counting(fn):
 
 
 def test_seeds_reuse_the_runs_expert_and_uniform_trials(tmp_path):
-    evaluate, calls = counting(SyntheticSoup(EXPERTS))
+    evaluate, calls = counting(three_category_soup(EXPERTS))
     ledger = Ledger(tmp_path / "ledger.jsonl")
     run_search(FixedPoints.vertices(EXPERTS), [evaluate], ledger, progress=False)
     run_search(UniformSoup(EXPERTS), [evaluate], ledger, progress=False)
@@ -79,7 +79,7 @@ def test_seeds_reuse_the_runs_expert_and_uniform_trials(tmp_path):
 
 
 def test_resume_prefers_a_consistent_snapshot(tmp_path):
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     ledger_path = tmp_path / "ledger.jsonl"
     snap = tmp_path / "bo.state.json"
     first = run_search(BayesOpt(EXPERTS, budget=5, method="random_search"), [fn], Ledger(ledger_path), progress=False)
@@ -103,7 +103,7 @@ def test_resume_prefers_a_consistent_snapshot(tmp_path):
 
 
 def test_floors_become_outcome_constraints():
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     bo = BayesOpt(EXPERTS, budget=5, method="random_search", floors={"math": 0.3})
     constraints = bo._client._experiment.optimization_config.outcome_constraints
     assert [str(c) for c in constraints] == ["OutcomeConstraint(cat_math >= 0.3)"]
@@ -132,7 +132,7 @@ def test_failed_trials_count_and_settings_are_checked():
 
 
 def test_restore_hands_out_running_trials_again(tmp_path):
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     bo = BayesOpt(EXPERTS, budget=7, method="random_search")
     completed = []
     for w in bo.suggest(4):  # the seeds
@@ -154,7 +154,7 @@ def test_restore_hands_out_running_trials_again(tmp_path):
 
 def test_min_weight_keeps_every_expert_in_the_soup_and_still_learns_from_the_experts():
     """BO's own suggestions stay at w_i >= min_weight; the expert seeds (out of that box) still train the GP."""
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     bo = BayesOpt(EXPERTS, budget=7, seed=0, acqf=LIGHT, min_weight=0.1)
     suggested = []
     while not bo.done():
@@ -175,7 +175,7 @@ def test_min_weight_keeps_every_expert_in_the_soup_and_still_learns_from_the_exp
 def test_soups_outside_the_min_weight_box_are_observed_and_fitted(tmp_path):
     """A soup that breaks the sum constraint of the box (w0 + w1 > 1 - min_weight, e.g. from a ledger
     written with min_weight 0) is still attached; the next suggestion comes from the GP, inside the box."""
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     bo = BayesOpt(EXPERTS, budget=7, seed=0, acqf=LIGHT, min_weight=0.1)
     outside = [{"a": 0.5, "b": 0.45, "c": 0.05}, {"a": 0.02, "b": 0.49, "c": 0.49}]
     for w in [*bo.suggest(4), *outside]:

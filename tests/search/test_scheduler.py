@@ -16,8 +16,8 @@ from soce_bo.search.ledger import Ledger, read_ledger
 from soce_bo.search.random_search import RandomSearch
 from soce_bo.search.scheduler import run_search
 from soce_bo.search.simplex import weights_key
+from soce_bo.search.synthetic import three_category_soup
 from soce_bo.search.uniform import UniformSoup
-from soup_landscape import SyntheticSoup
 
 EXPERTS = ["a", "b", "c"]
 
@@ -42,7 +42,7 @@ class Replica:
 
 
 def test_a_free_worker_takes_the_next_soup_while_another_is_busy(tmp_path):
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     strategy = RandomSearch(EXPERTS, budget=8, seed=0)
     first = strategy._queue.points[0]
     slow = Replica(fn, slow={weights_key(first): 1.0})
@@ -56,7 +56,7 @@ def test_a_free_worker_takes_the_next_soup_while_another_is_busy(tmp_path):
 
 
 def test_identical_soups_are_evaluated_once_across_strategies(tmp_path):
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     replicas = [Replica(fn), Replica(fn)]
     ledger = Ledger(tmp_path / "l.jsonl")
     runs = [run_search(s, replicas, ledger, progress=False) for s in (
@@ -92,7 +92,7 @@ class Twins:
 
 
 def test_a_twin_of_a_soup_in_flight_waits_for_its_result(tmp_path):
-    replicas = [Replica(SyntheticSoup(EXPERTS), delay=0.2), Replica(SyntheticSoup(EXPERTS), delay=0.2)]
+    replicas = [Replica(three_category_soup(EXPERTS), delay=0.2), Replica(three_category_soup(EXPERTS), delay=0.2)]
     run = run_search(Twins(), replicas, Ledger(tmp_path / "l.jsonl"), progress=False)
     assert sum(len(r.spans) for r in replicas) == 1
     assert [r.cached for r in run.records] == [False, True]
@@ -100,7 +100,7 @@ def test_a_twin_of_a_soup_in_flight_waits_for_its_result(tmp_path):
 
 
 def test_failed_evaluations_are_recorded_and_the_run_goes_on(tmp_path):
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     strategy = RandomSearch(EXPERTS, budget=6, seed=1)
     bad = weights_key(strategy._queue.points[2])
 
@@ -126,7 +126,7 @@ def test_a_dead_evaluator_stops_the_run_after_three_failures(tmp_path):
 
 
 def test_progress_shows_strategy_count_and_best(tmp_path, capsys):
-    run = run_search(UniformSoup(EXPERTS), [SyntheticSoup(EXPERTS)], Ledger(tmp_path / "l.jsonl"), progress=True)
+    run = run_search(UniformSoup(EXPERTS), [three_category_soup(EXPERTS)], Ledger(tmp_path / "l.jsonl"), progress=True)
     out = capsys.readouterr().out
     assert "uniform" in out and "1/1" in out and f"best {run.records[0].result.objective:.4f}" in out
 
@@ -135,7 +135,7 @@ def test_an_error_still_writes_the_results_in_flight(tmp_path):
     from soce_bo.errors import ConfigError
     from soce_bo.search.bo import BayesOpt
 
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     replicas = [Replica(fn, delay=0.05), Replica(fn, delay=0.3)]
     strategy = BayesOpt(EXPERTS, budget=5, method="random_search", floors={"poetry": 0.5})
     with pytest.raises(ConfigError, match="poetry"):  # raised by observe of the first result

@@ -14,8 +14,8 @@ from soce_bo.search.greedy import GreedySoup
 from soce_bo.search.grid import GridSearch, grid_points
 from soce_bo.search.random_search import RandomSearch
 from soce_bo.search.simplex import check_on_simplex, weights_key
+from soce_bo.search.synthetic import three_category_soup
 from soce_bo.search.uniform import UniformSoup
-from soup_landscape import SyntheticSoup
 
 EXPERTS = ["tool_x", "math_y", "mt_z"]
 
@@ -47,12 +47,12 @@ def test_grid_sizes_match_the_paper(k, size):
 
 
 def test_grid_order_is_a_seeded_shuffle_and_budget_takes_its_prefix():
-    a = drive(GridSearch(EXPERTS, seed=1), SyntheticSoup(EXPERTS))
-    b = drive(GridSearch(EXPERTS, seed=1), SyntheticSoup(EXPERTS))
-    c = drive(GridSearch(EXPERTS, seed=2), SyntheticSoup(EXPERTS))
+    a = drive(GridSearch(EXPERTS, seed=1), three_category_soup(EXPERTS))
+    b = drive(GridSearch(EXPERTS, seed=1), three_category_soup(EXPERTS))
+    c = drive(GridSearch(EXPERTS, seed=2), three_category_soup(EXPERTS))
     assert a == b and a != c and len(a) == 37
-    assert drive(GridSearch(EXPERTS, seed=1, budget=10), SyntheticSoup(EXPERTS)) == a[:10]
-    lex = drive(GridSearch(EXPERTS, order="lexicographic"), SyntheticSoup(EXPERTS))
+    assert drive(GridSearch(EXPERTS, seed=1, budget=10), three_category_soup(EXPERTS)) == a[:10]
+    lex = drive(GridSearch(EXPERTS, order="lexicographic"), three_category_soup(EXPERTS))
     assert lex[0] == {"tool_x": 0.1, "math_y": 0.1, "mt_z": 0.8}
 
 
@@ -76,7 +76,7 @@ STRATEGIES = {
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_suggestions_lie_on_the_simplex_and_fill_the_budget(name):
     strategy = STRATEGIES[name]()
-    seen = drive(strategy, SyntheticSoup(EXPERTS))
+    seen = drive(strategy, three_category_soup(EXPERTS))
     for w in seen:
         check_on_simplex(w, EXPERTS, tol=1e-9)
     assert len(seen) == strategy.budget
@@ -84,8 +84,8 @@ def test_suggestions_lie_on_the_simplex_and_fill_the_budget(name):
 
 
 def test_random_search_is_seeded():
-    a = drive(RandomSearch(EXPERTS, budget=5, seed=9), SyntheticSoup(EXPERTS))
-    b = drive(RandomSearch(EXPERTS, budget=5, seed=9), SyntheticSoup(EXPERTS))
+    a = drive(RandomSearch(EXPERTS, budget=5, seed=9), three_category_soup(EXPERTS))
+    b = drive(RandomSearch(EXPERTS, budget=5, seed=9), three_category_soup(EXPERTS))
     assert a == b and len({weights_key(w) for w in a}) == 5
 
 
@@ -120,7 +120,7 @@ def test_failures_are_observed_not_fatal():
 
 
 def test_cmaes_replay_reproduces_the_next_generation():
-    fn = SyntheticSoup(EXPERTS)
+    fn = three_category_soup(EXPERTS)
     first = CMAES(EXPERTS, budget=30, seed=7, popsize=5)
     history = []
     for _ in range(12):
