@@ -83,6 +83,8 @@ class SoceRecipe:
                       "each: " + ", ".join(self.names))
         if cfg.dry_run:
             console.print("[green]dry run: pool is consistent (configs, tensors, shapes, tokenizers)[/green]")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
             return
         self.server_cfg = ServerConfig.from_mapping(cfg.server)
         self.benchmark: Benchmark = build(cfg.benchmark, "benchmark")

@@ -21,7 +21,7 @@ def test_experiment_composes(experiment: str):
         cfg = compose("run", overrides=[f"+experiment={experiment}"])
     assert cfg.experiment_name == experiment
     assert set(cfg.search) == {"uniform", "grid", "greedy", "random", "cmaes", "bo"}
-    assert cfg.benchmark._target_.startswith("soce_bo.evaluate.benchmarks.")
+    assert cfg.benchmark._target_.startswith(("soce_bo.evaluate.benchmarks.", "soce_bo.zoo.benchmark."))
     assert cfg.splits.select != cfg.splits.report
 
 
