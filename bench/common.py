@@ -66,9 +66,17 @@ def single_thread_torch() -> None:
     torch.set_num_threads(1)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse under the project's error contract: one `error:` line and exit 2, no usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def parse_args(description: str, argv: Sequence[str] | None = None,
                extra: Iterable[tuple[str, dict]] = ()) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=description)
+    parser = OneLineErrors(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats: a smoke run of seconds")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default bench/results, or bench/results/quick with --quick)")

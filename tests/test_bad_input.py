@@ -122,6 +122,7 @@ def test_bench_bad_argument_is_one_error_line(capsys):
     ("soce_bo.merge", ["out=/nonexistent/soup"], "missing models"),
     ("soce_bo.report", ["run_dir=/nonexistent"], "no results.json"),
     ("bench.run_all", ["--only", "nosuch"], "nosuch"),
+    ("bench.merge", ["--nosuchflag"], "--nosuchflag"),
 ])
 def test_bad_input_as_a_user_types_it(module, args, expected, tmp_path):
     """The same contract across the process boundary: `python -m ...`, stderr, exit status."""
