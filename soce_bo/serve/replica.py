@@ -72,8 +72,7 @@ class LocalReplica:
 
     def restart(self, reason: str) -> SoupClient:
         log.warning("%s: %s -- restarting it (log %s)", self.label, reason, self.server.log_path)
-        self.server.stop()
-        self.server.start(wait=True)
+        self.server.restart()  # same settings, same port when it is free again
         return self._new_client()
 
     def diagnose(self) -> str:
