@@ -65,10 +65,10 @@ def tensor_bytes(root: Path) -> int:
 
 
 def run_soce(spec: dict) -> dict:
-    from soce_bo.soup.write import soup_to_disk
+    from soce_bo.soup.write import write_soup
 
     t0 = time.perf_counter()
-    soup_to_disk(spec["models"], spec["weights"], spec["out"], dtype="float32", progress=False)
+    write_soup(spec["models"], spec["weights"], spec["out"], dtype="float32", progress=False)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "seconds_durable": seconds, "rss_peak_bytes": peak_rss()}
 

@@ -28,9 +28,9 @@ def run(cfg: DictConfig) -> None:
             f"missing {', '.join(missing)}; usage: python -m soce_bo.merge "
             "'models=[A,B]' 'weights=[0.5,0.5]' out=DIR"
         )
-    from soce_bo.soup.write import soup_to_disk  # torch import only once the arguments look sane
+    from soce_bo.soup.write import write_soup  # torch import only once the arguments look sane
 
-    result = soup_to_disk(
+    result = write_soup(
         models=[str(m) for m in _as_list(cfg, "models")],
         weights=_as_list(cfg, "weights"),
         out=str(cfg.out),

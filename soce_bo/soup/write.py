@@ -18,7 +18,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -48,14 +47,26 @@ COPIED_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "s
 MANIFEST = "soce_manifest.json"
 
 
-@dataclass(frozen=True)
-class SoupWritten:
-    """What `soup_to_disk` produced, for summaries and benchmarks."""
+class SoupWritten(type(Path())):  # the platform's concrete Path class
+    """The checkpoint folder `write_soup` produced -- a `Path` -- with what writing it took.
 
-    path: Path
+    `tensors`, `bytes` and `seconds` are set on the returned object only (paths derived from it
+    with `/` or `.parent` are plain paths to other places and do not carry them).
+    """
+
     tensors: int
     bytes: int
     seconds: float
+
+    @classmethod
+    def of(cls, path: Path, tensors: int, nbytes: int, seconds: float) -> SoupWritten:
+        out = cls(path)
+        out.tensors, out.bytes, out.seconds = tensors, nbytes, seconds
+        return out
+
+    @property
+    def path(self) -> Path:
+        return Path(self)
 
     @property
     def gb_per_s(self) -> float:
@@ -80,8 +91,8 @@ def write_soup(
     copy_from: int = 0,
     progress: bool = True,
     overwrite: bool = False,
-) -> Path:
-    """Write Σ wᵢ·θᵢ of the checkpoints `models` to the folder `out`; returns its path.
+) -> SoupWritten:
+    """Write Σ wᵢ·θᵢ of the checkpoints `models` to the folder `out`; returns it (path-like) with its size and time.
 
     Args:
         models: checkpoint folders (safetensors, single file or sharded).
@@ -92,20 +103,6 @@ def write_soup(
         copy_from: index of the model whose tokenizer and generation config are copied.
         progress: show a rich progress bar on stderr.
     """
-    return soup_to_disk(models, weights, out, dtype, shard_size, copy_from, progress, overwrite).path
-
-
-def soup_to_disk(
-    models: Sequence[str | Path],
-    weights: Sequence[float] | Mapping[str, float],
-    out: str | Path,
-    dtype: str | torch.dtype = "float32",
-    shard_size: int | str = "2GB",
-    copy_from: int = 0,
-    progress: bool = True,
-    overwrite: bool = False,
-) -> SoupWritten:
-    """`write_soup` that also reports tensors, bytes and seconds."""
     start = time.perf_counter()
     torch_dtype = parse_dtype(dtype)
     max_shard = parse_size(shard_size)
@@ -134,7 +131,11 @@ def soup_to_disk(
             "files": dict(sorted(hashes.items())),
         }
         _write_file(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
-    return SoupWritten(out, manifest["tensors"], total, time.perf_counter() - start)
+    return SoupWritten.of(out, manifest["tensors"], total, time.perf_counter() - start)
+
+
+soup_to_disk = write_soup
+"""Old name of `write_soup`, kept until bench/swap.py imports the new one."""
 
 
 def _plan(reference: Checkpoint, dtype: torch.dtype) -> list[PlannedTensor]:

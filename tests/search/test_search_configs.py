@@ -49,3 +49,22 @@ def test_config_instantiates_with_the_runs_arguments(cfg, name):
     override = instantiate(cfg.search[name], experts=["x", "y", "z"], seed=0, budget=5, name=f"{name}_b")
     assert override.name == f"{name}_b"
     assert override.budget == 5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_configured_strategy_fills_its_budget_on_the_simplex(name, tmp_path):
+    """Built as the run builds it (soce_bo.search.configs), driven by the real scheduler."""
+    from soce_bo.search import Ledger, run_search
+    from soce_bo.search.configs import build_strategy, strategy_config
+    from soce_bo.search.simplex import check_on_simplex
+    from soce_bo.search.synthetic import three_category_soup
+
+    experts = ["x", "y", "z"]
+    cfg = strategy_config(name)
+    small = {"budget": 5} if isinstance(cfg.budget, int) and cfg.budget > 1 else {}
+    cheap = {"acqf": {"raw_samples": 64, "num_restarts": 2, "n_burnin": 50, "n_thinning": 4}} if "acqf" in cfg else {}
+    strategy = build_strategy(name, experts, seed=0, **small, **cheap)
+    run = run_search(strategy, [three_category_soup(experts)], Ledger(tmp_path / "ledger.jsonl"), progress=False)
+    assert strategy.done() and len(run.records) == strategy.budget
+    for record in run.records:
+        check_on_simplex(record.weights, experts)

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 import soce_bo.soup.write as write_module
 from soce_bo.errors import ConfigError, PoolError
-from soce_bo.soup.write import soup_to_disk, write_soup
+from soce_bo.soup.write import write_soup
 
 WEIGHTS = [0.2, 0.3, 0.5]
 
@@ -28,7 +28,7 @@ def assert_manifest_matches_files(out):
 
 
 def test_fp32_soup_equals_float64_reference(tiny_pool, tmp_path, soup64, read_state):
-    result = soup_to_disk(tiny_pool, WEIGHTS, tmp_path / "soup", progress=False)
+    result = write_soup(tiny_pool, WEIGHTS, tmp_path / "soup", progress=False)
     out = result.path
     got, want = read_state(out), soup64(tiny_pool, WEIGHTS)
     assert set(got) == set(want) and result.tensors == len(want)
