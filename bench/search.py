@@ -224,12 +224,13 @@ def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[
     bench = ZooBenchmark(zoo / "data")
     items = bench.load("dev")
     results = []
-    served = ServedPool(LocalReplica(paths[0], ServerConfig(), 0, 1, log_dir=None), paths)
+    served = ServedPool(LocalReplica(paths[0], ServerConfig(), 0, 1, log_dir=None))
     try:
         served.start()
         console_log(f"search zoo: server up in {served.replica.server.startup_s:.0f} s; experts {experts}, "
                     f"{len(items)} dev items")
-        evaluator = SoupEvaluator(served, experts, bench, items, "mean")
+        evaluator = SoupEvaluator(served, {e: candidates[e] for e in experts}, bench, items, "mean")
+        evaluator.set_experts(experts)
         ledger = Ledger(workdir / "ledger.jsonl")  # one cache for every strategy and seed, as in a run
 
         def truth(weights: Mapping[str, float]) -> float:

@@ -38,6 +38,7 @@ from soce_bo.search.ledger import LedgerMismatch
 from soce_bo.search.simplex import uniform, vertex, weights_key
 from soce_bo.search.uniform import UniformSoup
 from soce_bo.serve.config import ServerConfig
+from soce_bo.serve.memory_plan import plan_memory
 from soce_bo.serve.replica import LocalReplica, Replica, UrlReplica
 from soce_bo.soup.validate import validate_pool
 
@@ -81,12 +82,18 @@ class SoceRecipe:
         checkpoints = validate_pool(self.paths)
         console.print(f"[bold]pool[/bold]: {len(self.names)} candidates, {len(checkpoints[0].tensors)} tensors "
                       "each: " + ", ".join(self.names))
+        self.server_cfg = ServerConfig.from_mapping(cfg.server)
+        if starts_servers(cfg):  # servers started here or as jobs must fit, before any starts
+            plan = plan_memory(self.server_cfg, self.paths[0], n_experts=len(self.names),
+                               replicas=n_replicas(cfg))
+            if cfg.dry_run:
+                console.print(plan.table())
+            plan.check()
         if cfg.dry_run:
             console.print("[green]dry run: pool is consistent (configs, tensors, shapes, tokenizers)[/green]")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
             return
-        self.server_cfg = ServerConfig.from_mapping(cfg.server)
         self.benchmark: Benchmark = build(cfg.benchmark, "benchmark")
         self.select_items = _items(self.benchmark, cfg.splits.select, cfg.limit)
         self.report_items = _items(self.benchmark, cfg.splits.report, cfg.limit)
@@ -117,6 +124,8 @@ class SoceRecipe:
         if len(self.experts) < 2:
             raise ConfigError(f"the analysis selected {len(self.experts)} expert(s) ({self.experts}): nothing "
                               f"to soup; raise analysis.tau (now {a.tau}) or use analysis.mode=cluster")
+        for evaluator in self.select_eval + self.report_eval:  # only these K become resident
+            evaluator.set_experts(self.experts)
 
     def search(self) -> None:
         """SoCE step 3: every selected strategy on the same servers, ledger and cache."""
@@ -181,14 +190,14 @@ class SoceRecipe:
     def servers(self) -> Iterator[None]:
         """Start (or reach) every replica with the pool loaded; stop them however the run ends."""
         replicas = make_replicas(self.cfg, self.server_cfg, self.paths, self.run_dir)
-        served = [ServedPool(r, self.paths, int(self.cfg.servers.max_restarts)) for r in replicas]
+        served = [ServedPool(r, int(self.cfg.servers.max_restarts)) for r in replicas]
         try:
             with ThreadPoolExecutor(max_workers=len(served)) as pool:
                 for fut in [pool.submit(s.start) for s in served]:
                     fut.result()
-            self.select_eval = [SoupEvaluator(s, self.names, self.benchmark, self.select_items, self.cfg.objective)
+            self.select_eval = [SoupEvaluator(s, self.pool, self.benchmark, self.select_items, self.cfg.objective)
                                 for s in served]
-            self.report_eval = [SoupEvaluator(s, self.names, self.benchmark, self.report_items, self.cfg.objective)
+            self.report_eval = [SoupEvaluator(s, self.pool, self.benchmark, self.report_items, self.cfg.objective)
                                 for s in served]
             yield
         finally:
@@ -365,6 +374,17 @@ def measured_table(run: SearchRun, names: Sequence[str], benchmark: Benchmark, s
 
     return ScoreTable.from_mapping({n: {c: by_model[n][c] for c in sorted(by_model[n], key=rank)} for n in names},
                                    source=source)
+
+
+def starts_servers(cfg: DictConfig) -> bool:
+    """True when this run starts its servers (here or as SLURM jobs), so their memory is ours to plan."""
+    s = cfg.servers
+    return bool(s.get("slurm")) or not (s.urls or s.url_dir or cfg.server.get("url"))
+
+
+def n_replicas(cfg: DictConfig) -> int:
+    slurm = cfg.servers.get("slurm")
+    return int(slurm.get("replicas", 1)) if slurm else int(cfg.servers.replicas)
 
 
 def make_replicas(cfg: DictConfig, server_cfg: ServerConfig, paths: Sequence[Path], run_dir: Path) -> list[Replica]:
