@@ -288,7 +288,10 @@ def plan_memory(server_cfg: Any, model_dir: str | Path, n_experts: int, replicas
         activation_bytes=activations, overhead_bytes=overhead, kv_cache_bytes=kv, kv_min_bytes=kv_min,
         extra_device_bytes=extra, host_pinned_bytes=pinned, setting=setting,
     )
-    where = {"device": "on the GPU", "host": "pinned host memory", "mmap": "memory-mapped files"}[resolved]
+    gpu = server_cfg.device == "cuda"
+    where = {"device": "on the GPU", "host": "pinned host memory" if gpu else "in RAM",
+             "mmap": "memory-mapped files"}[resolved]
+    unit = "GPU" if gpu else "rank"
     plan.rows = [
         ("device memory", device_bytes, device_source),
         ("vLLM share", budget, setting),
@@ -297,9 +300,9 @@ def plan_memory(server_cfg: Any, model_dir: str | Path, n_experts: int, replicas
         ("  CUDA/NCCL (est.)", overhead, "context, communication buffers, graphs"),
         ("  KV cache", kv, f"{kv // max(1, kv_per_token)} tokens (>= {server_cfg.max_model_len} needed)"),
         ("expert shards", experts, f"{n_experts} x {_gb(model_shard)}, {where}"),
-        ("outside vLLM on GPU", extra, "resident shards + mix scratch" if resolved == "device"
+        (f"outside vLLM per {unit}", extra, "resident shards + mix scratch" if resolved == "device" or not gpu
          else "streaming buckets" if resolved == "host" else "reload temporaries"),
-        ("total per GPU", plan.device_total_bytes, f"of {_gb(device_bytes)}"),
+        (f"total per {unit}", plan.device_total_bytes, f"of {_gb(device_bytes)}"),
         ("host pinned (node)", pinned, f"of {_gb(host_bytes)} ({host_source})"),
     ]
     return plan

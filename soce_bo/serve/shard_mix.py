@@ -50,7 +50,7 @@ def mix_flat_into(target: torch.Tensor, sources: Sequence[torch.Tensor], weights
     """
     if target.is_cuda and _fused_enabled():
         try:
-            _fused()(target, list(sources), torch.tensor(list(weights), dtype=torch.float32, device=target.device))
+            _fused()(target, list(sources), _weights_tensor(weights, target.device))
             return
         except Exception as err:  # no triton / compiler failure: eager is correct, only slower
             _disable_fused(err)
@@ -71,7 +71,17 @@ def mix_flat_into(target: torch.Tensor, sources: Sequence[torch.Tensor], weights
         target.copy_(acc)
 
 
-_FUSED: dict[str, object] = {}
+_FUSED: dict[str, object] = {}  # compiled kernel, cached weights, or why the kernel is disabled
+
+
+def _weights_tensor(weights: Sequence[float], device: torch.device) -> torch.Tensor:
+    """The weights as a device tensor, made once per trial (not once per tensor mixed)."""
+    key = (tuple(float(w) for w in weights), str(device))
+    cached = _FUSED.get("weights")
+    if cached is None or cached[0] != key:
+        cached = (key, torch.tensor(key[0], dtype=torch.float32, device=device))
+        _FUSED["weights"] = cached
+    return cached[1]
 
 
 def _fused_enabled() -> bool:
