@@ -1,6 +1,6 @@
-"""A SlurmReplica on the real one-node cluster: sbatch -> URL file -> a verified soup swap; the
-job scancel'ed under it is named in the error; restart() submits a new job that serves the same
-soup identically; stop() leaves squeue empty (checked by the autouse fixture).
+"""Server jobs on the real one-node cluster: `runners/slurm_server.sbatch` run by hand (pool file,
+RUN_DIR, a driver that finds it through servers.url_dir), and a SlurmReplica whose job cannot start.
+Start/restart/stop of SlurmReplica inside a run: tests/slurm/test_slurm_run.py.
 
 The pool goes through folder names with a comma, a space and a quote (symlinks to the zoo's
 experts): the old `--export=...,POOL='[...]'` lost everything after the first comma.
@@ -9,7 +9,9 @@ experts): the old `--export=...,POOL='[...]'` lost everything after the first co
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,63 +20,64 @@ from omegaconf import OmegaConf
 
 from soce_bo.errors import ServerError
 from soce_bo.serve.config import ServerConfig
-from soce_bo.serve.slurm import SlurmReplica, job_state, slurm_replicas
-from soce_bo.values import GenRequest
+from soce_bo.serve.slurm import SBATCH_SCRIPT as SCRIPT
+from soce_bo.serve.slurm import job_state, slurm_replicas
 
 pytestmark = [pytest.mark.slurm, pytest.mark.vllm, pytest.mark.slow]
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 EXPERTS = ("tool_expert", "math_expert", "translate_expert")
+SMALL = ["+experiment=demo", "limit=16", "search=[uniform,grid]", "search.grid.budget=3"]
 
 
-def _prompts(zoo_dir: Path, n: int = 8) -> list[GenRequest]:
-    rows = [json.loads(line) for line in (zoo_dir / "data" / "dev.jsonl").read_text().splitlines()[:n]]
-    return [GenRequest(prompt=r["prompt"], max_tokens=24, stop=("\n",)) for r in rows]
-
-
-def test_server_job_serves_dies_and_is_replaced(zoo_dir: Path, tmp_path: Path, slurm_cluster: str):
+def test_hand_run_server_job_and_a_driver_that_finds_it(zoo_dir: Path, tmp_path: Path, slurm_cluster: str):
+    """README's recipe: pool file + RUN_DIR exported, `sbatch runners/slurm_server.sbatch`, then the
+    driver with `servers.url_dir=$RUN_DIR/servers`; folder names with a comma, a space and a quote."""
     odd = tmp_path / "pool, with 'odd' names"
     odd.mkdir()
-    pool = []
     for name in EXPERTS:
         (odd / name).symlink_to(zoo_dir / "experts" / name)
-        pool.append(str(odd / name))
-    cfg = ServerConfig.from_mapping(OmegaConf.load(CONF / "server" / "cpu.yaml"))
-    [replica] = slurm_replicas({"replicas": 1, "cpus_per_task": 1, "mem_gb": 3, "time_min": 15,
-                                "url_timeout_s": 400}, cfg, pool, tmp_path / "run")
-    assert isinstance(replica, SlurmReplica)
+    pool_file = tmp_path / "pool.txt"
+    pool_file.write_text("".join(f"{odd / n}\n" for n in EXPERTS))
+    shared = tmp_path / "shared"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(RUN_DIR=str(shared), POOL_FILE=str(pool_file), SOCE_PYTHON=sys.executable, SOCE_SERVER="cpu")
+    sub = subprocess.run(["sbatch", "--parsable", "--export=ALL", "--gpus-per-node=0", "--cpus-per-task=1",
+                          "--mem=3G", "--time=15", f"--chdir={tmp_path}", str(SCRIPT),
+                          "server.cpu_bind=nobind", "server.env={OMP_NUM_THREADS: '1'}"],
+                         capture_output=True, text=True, timeout=30, env=env)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip()
     try:
-        client = replica.start()
-        first_job = replica.job_id
-        assert job_state(first_job)[0] == "RUNNING"
-        assert not client.url.startswith(("http://127.", "http://localhost")), client.url  # reachable from other nodes
-        info = client.load_pool(pool)
-        assert info.n_tensors > 0 and len(info.paths) == 3
-        swap = client.apply([0.2, 0.3, 0.5])  # raises unless every rank applied exactly this soup
-        assert abs(swap.checksum - swap.expected_checksum) <= 1e-4 * max(1.0, abs(swap.expected_checksum))
-        before = client.generate(_prompts(zoo_dir))
-        assert len(before) == 8 and any(before)
-        print(f"sbatch -> URL file: {replica.submit_s:.1f} s")
-
-        subprocess.run(["scancel", first_job], check=True, timeout=30)
-        time.sleep(2)
-        with pytest.raises(ServerError, match=rf"job {first_job} .*(CANCELLED|COMPLETING|GONE)"):
-            client.apply([0.5, 0.3, 0.2])
-
-        client = replica.restart("cancelled by the test")
-        assert replica.job_id != first_job and job_state(replica.job_id)[0] == "RUNNING"
-        assert job_state(first_job)[0] in ("CANCELLED", "COMPLETED", "GONE")
-        client.load_pool(pool)
-        client.apply([0.2, 0.3, 0.5])
-        assert client.generate(_prompts(zoo_dir)) == before  # the new job serves the same soup
-        print(f"restart (scancel -> new URL file): {replica.submit_s:.1f} s")
-        assert "SLURM job" in replica.diagnose() and "slurm-" in replica.diagnose()
+        t0 = time.monotonic()
+        while not list((shared / "servers").glob("*.url")):
+            state = job_state(job)
+            assert state[0] in ("PENDING", "RUNNING"), (state, _tail(tmp_path / f"soce-server-{job}.log"))
+            assert time.monotonic() - t0 < 600, "no URL file after 600 s"
+            time.sleep(0.5)
+        [url_file] = (shared / "servers").glob("*.url")
+        url = url_file.read_text().strip()
+        print(f"hand-run sbatch -> URL file: {time.monotonic() - t0:.1f} s ({url})")
+        assert not url.startswith(("http://127.", "http://localhost")), url  # reachable from other nodes
+        assert "tool_expert" in _tail(tmp_path / f"soce-server-{job}.log")  # the full pool arrived
+        run_dir = tmp_path / "run"
+        out = subprocess.run([sys.executable, "-m", "soce_bo.run", *SMALL, f"run_dir={run_dir}",
+                              f"servers.url_dir={shared / 'servers'}"],
+                             capture_output=True, text=True, timeout=600, env={**os.environ, "SOCE_ZOO_DIR": str(zoo_dir)})
+        assert out.returncode == 0, out.stderr[-3000:]
+        results = json.loads((run_dir / "results.json").read_text())
+        assert results["evaluations"]["grid"] == 3 and "Verdict" in (run_dir / "report.md").read_text()
+        assert job_state(job)[0] == "RUNNING"  # the driver leaves a server it did not start alone
     finally:
-        replica.stop()
-    assert job_state(replica.job_id)[0] in ("CANCELLED", "COMPLETED", "GONE")
-    attempt = tmp_path / "run" / "servers" / "slurm" / "replica0"
-    assert sorted(p.name for p in attempt.iterdir()) == ["attempt1", "attempt2"]
-    assert list((attempt / "attempt1").glob("slurm-*.log")) and list((attempt / "attempt1").glob("vllm_server_*.log"))
+        subprocess.run(["scancel", job], timeout=30)
+    deadline = time.monotonic() + 60
+    while job_state(job)[0] not in ("CANCELLED", "COMPLETED", "GONE") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert list((shared / "servers").glob("job-*/vllm_server_0.log"))
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else f"(no {path})"
 
 
 def test_a_job_that_cannot_start_is_one_clear_error(tmp_path: Path, zoo_dir: Path, slurm_cluster: str):

@@ -57,8 +57,10 @@ def test_multirun_of_two_seeds_through_submitit_slurm(zoo_dir: Path, tmp_path: P
     assert out.returncode == 0, out.stderr[-4000:]
     jobs = sorted(p.name for p in (sweep / ".submitit").iterdir() if re.fullmatch(r"\d+_\d+", p.name))
     assert len(jobs) == 2 and {j.split("_")[1] for j in jobs} == {"0", "1"}, jobs  # one array task per point
-    for job in jobs:
-        info = _job_info(job)
+    for job in jobs:  # the result file is written just before the job step ends
+        deadline = time.time() + 60
+        while (info := _job_info(job)).get("JobState") in ("RUNNING", "COMPLETING") and time.time() < deadline:
+            time.sleep(0.5)
         assert info.get("JobState") == "COMPLETED", info
         assert "cpu=2" in info["TRES"] and "mem=6G" in info["TRES"] and "gres/gpu" not in info["TRES"], info["TRES"]
     multirun = (sweep / "multirun.yaml").read_text()
@@ -119,3 +121,26 @@ def test_bad_partition_is_one_error_and_nothing_is_queued(zoo_dir: Path, tmp_pat
     assert not (tmp_path / "sweep" / ".submitit").exists()
 
 
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_driver_cancels_its_server_job(zoo_dir: Path, tmp_path: Path, slurm_cluster: str, sig: int):
+    """Ctrl-C (or SIGTERM) while the driver waits for its server job: the job is scancel'ed, not left queued."""
+    cmd = [sys.executable, "-m", "soce_bo.run", *SMALL, f"run_dir={tmp_path / 'run'}",
+           "servers.slurm={mem_gb: 3, time_min: 15}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(zoo_dir))
+    try:
+        deadline = time.time() + 120
+        while not [j for j in queued_jobs() if "soce-server" in j] and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None and queued_jobs(), f"no server job was submitted: {proc.stderr.read()[-3000:]}"
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    deadline = time.time() + 60  # scancel'ed by the driver on its way out: gone within KillWait
+    while queued_jobs() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not queued_jobs(), queued_jobs()
