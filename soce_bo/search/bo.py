@@ -135,6 +135,7 @@ class BayesOpt:
         return json.dumps({"strategy": self.name, "experts": self.experts, **self._settings}, sort_keys=True)
 
     def _new_client(self) -> Client:
+        quiet_ax()  # before Ax logs its multi-line GenerationStrategy INFO line
         client = Client(random_seed=self.seed)
         free = self._params[:-1]
         lo = self.min_weight
