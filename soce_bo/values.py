@@ -65,6 +65,8 @@ class TrialResult:
         failed / error: the evaluation raised; objective is NaN then.
         retries: errors of earlier attempts of this trial whose server died or hung and was
             replaced (the trial was then run again on the new server).
+        item_scores: the score of every item, in the order of the split's items (the ledger
+            header fingerprints that order), for paired comparisons of two soups on the same items.
     """
 
     objective: float
@@ -74,6 +76,7 @@ class TrialResult:
     failed: bool = False
     error: str | None = None
     retries: tuple[str, ...] = ()
+    item_scores: tuple[float, ...] = ()
 
     @classmethod
     def failure(cls, error: str, seconds: float = 0.0, retries: Sequence[str] = ()) -> TrialResult:
@@ -91,6 +94,8 @@ class TrialResult:
         }
         if self.retries:
             out["retries"] = list(self.retries)
+        if self.item_scores:
+            out["item_scores"] = list(self.item_scores)
         return out
 
     @classmethod
@@ -98,4 +103,5 @@ class TrialResult:
         cats = {c: CategoryScore.from_dict(s) for c, s in data.get("per_category", {}).items()}
         return cls(objective=float(data["objective"]), sem=float(data["sem"]), per_category=cats,
                    seconds=float(data.get("seconds", 0.0)), failed=bool(data.get("failed", False)),
-                   error=data.get("error"), retries=tuple(str(e) for e in data.get("retries", ())))
+                   error=data.get("error"), retries=tuple(str(e) for e in data.get("retries", ())),
+                   item_scores=tuple(float(x) for x in data.get("item_scores", ())))

@@ -22,6 +22,7 @@ class EvalResult:
     overall_sem: float
     timings: dict[str, float] = field(default_factory=dict)
     completions: list[str] = field(default_factory=list)
+    item_scores: list[float] = field(default_factory=list)  # one per item, in the items' order
 
     def as_dict(self, with_completions: bool = False) -> dict:
         out = {
@@ -97,4 +98,5 @@ def evaluate_items(
         overall_sem=macro_sem(ordered),
         timings={"generation_s": t1 - t0, "scoring_s": t2 - t1},
         completions=list(completions),
+        item_scores=[float(x) for x in scores],
     )

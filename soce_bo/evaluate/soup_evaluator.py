@@ -124,7 +124,8 @@ class SoupEvaluator:
             return TrialResult.failure(_one_line(err), time.perf_counter() - t0)
         value = res.overall if self.objective == "overall" else macro_mean(res.per_category)
         return TrialResult(objective=value, sem=macro_sem(res.per_category), per_category=res.per_category,
-                           seconds=time.perf_counter() - t0, retries=tuple(retries))
+                           seconds=time.perf_counter() - t0, retries=tuple(retries),
+                           item_scores=tuple(res.item_scores))
 
 
 def _one_line(err: BaseException) -> str:

@@ -62,6 +62,8 @@ class RunResults:
     final_soup: dict[str, Any] | None = None
     retries: int = 0
     published: dict[str, Any] | None = None  # the pool config's published_overall / paper_soce, for reference
+    best_candidate: str | None = None  # the candidate with the best select-split (dev) objective
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # paired tests on the report split
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

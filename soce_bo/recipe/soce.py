@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from soce_bo.analysis import Analysis, ScoreTable, analyze, load_score_table
+from soce_bo.analysis.paired import paired_comparison
 from soce_bo.errors import ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item
 from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
@@ -154,6 +155,8 @@ class SoceRecipe:
                          if not r.result.failed}
         tables = {cfg.splits.select: self._rows(select_scores), cfg.splits.report: self._rows(self.report_scores)}
         predictor = next((s for s in self.strategies.values() if isinstance(s, SupportsPredict)), None)
+        dev_candidates = [r for r in tables[cfg.splits.select] if r.kind == "expert"]
+        best_candidate = max(dev_candidates, key=lambda r: r.objective).name if dev_candidates else None
         results = RunResults(
             run={"experiment": cfg.get("experiment_name"), "seed": int(cfg.seed), "run_dir": str(self.run_dir),
                  "wall_seconds": wall_seconds},
@@ -177,8 +180,10 @@ class SoceRecipe:
             surrogate=ternary_surrogate(predictor, self.experts) if predictor is not None else None,
             retries=sum(len(r.result.retries) for led in self.ledgers for r in led.records),
             published=published_reference(cfg.pool),
+            best_candidate=best_candidate,
         )
         results.final_soup = self._write_final_soup()
+        results.comparisons = self._comparisons(best_candidate, results.final_soup)
         results.write(self.run_dir / "results.json")
         from soce_bo.report.report import build_report
 
@@ -232,6 +237,28 @@ class SoceRecipe:
                 f"run_dir {self.run_dir} holds scores of another experiment: {', '.join(err.changed)} changed "
                 f"since {err.path.name} was written; resume=new starts a fresh ledger there (the old state is "
                 "kept in previous-<time>/), or pass another run_dir") from None
+
+    def _comparisons(self, best_candidate: str | None, final: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        """Paired tests on the report split: each strategy's best (and the final soup) against the
+        candidate that was best on dev, and BO against the grid. Selection never looks at these."""
+        if best_candidate is None:
+            return []
+        cats = [it.category for it in self.report_items]
+        soups = {f"best of {k}": dict(v.weights) for k, v in self.best.items() if k != "uniform"}
+        if final is not None:
+            soups["final soup"] = dict(final["weights"])
+        reference = vertex(self.names, best_candidate)
+        pairs = [(name, w, best_candidate, reference) for name, w in soups.items()]
+        if "bo" in self.best and "grid" in self.best:
+            pairs.append(("best of bo", dict(self.best["bo"].weights), "best of grid", dict(self.best["grid"].weights)))
+        out = []
+        for a_name, a_w, b_name, b_w in pairs:
+            a, b = self.report_scores.get(weights_key(a_w)), self.report_scores.get(weights_key(b_w))
+            if a is None or b is None or not a.item_scores or len(a.item_scores) != len(b.item_scores):
+                continue
+            out.append(paired_comparison(a_name, b_name, a.item_scores, b.item_scores, cats,
+                                         seed=int(self.cfg.seed)).to_dict())
+        return out
 
     def _rows(self, scores: Mapping[Any, TrialResult]) -> list[SoupRow]:
         rows = []

@@ -33,33 +33,67 @@ def _score_table(rows: list[SoupRow], cats: list[str], objective_name: str) -> l
     return [head, sep] + [_row(r, cats) for r in rows]
 
 
+def _pp(x: float) -> str:
+    return f"{100 * x:+.2f} pp"
+
+
+def _comparison_text(c: dict) -> str:
+    word = "significant" if c["significant"] else "not significant"
+    return (f"{_pp(c['difference'])} (95 % interval {_pp(c['ci_low'])} … {_pp(c['ci_high'])}; paired permutation "
+            f"p = {c['p_value']:.3g}, {word} at 0.05; {c['n_items']} items)")
+
+
 def verdict(results: RunResults) -> list[str]:
-    """Sentences on whether the search paid off on the report split; never more than the numbers say."""
+    """Sentences on whether the search paid off on the report split; never more than the numbers say.
+
+    The reference is the candidate that was best on the select split (dev), so nothing here is
+    chosen on the report split; every difference comes with a paired test on the same items.
+    """
     split = results.splits["report"]
-    rows = results.rows(split)
-    experts = [r for r in rows if r.kind == "expert"]
-    if not experts:
-        return ["No test evaluations recorded."]
-    top = max(experts, key=lambda r: r.objective)
+    rows = {(r.kind, r.name): r for r in results.rows(split)}
+    ref = rows.get(("expert", results.best_candidate))
+    if ref is None:
+        return ["No report-split evaluations recorded."]
+    by_pair = {(c["a"], c["b"]): c for c in results.comparisons}
     lines = []
-    best_rows = {r.name: r for r in rows if r.kind == "best"}
-    for name, r in best_rows.items():
-        diff = r.objective - top.objective
+    for (kind, name), r in rows.items():
+        if kind != "best":
+            continue
+        diff = r.objective - ref.objective
         word = "beat" if diff > 0 else ("tied" if diff == 0 else "did NOT beat")
-        lines.append(f"- **{name}** soup {word} the best single candidate ({top.name}) on {split}: "
-                     f"{_pct(r.objective)} vs {_pct(top.objective)} ({100 * diff:+.2f} pp; SEM ≈ {_pct(r.sem)}).")
-    if "bo" in best_rows and "grid" in best_rows:
-        d = best_rows["bo"].objective - best_rows["grid"].objective
+        c = by_pair.get((f"best of {name}", ref.name))
+        detail = _comparison_text(c) if c else f"{_pp(diff)}"
+        lines.append(f"- **{name}** soup {word} the best single candidate on {results.splits['select']} "
+                     f"({ref.name}) on {split}: {_pct(r.objective)} vs {_pct(ref.objective)}, {detail}.")
+    c = by_pair.get(("best of bo", "best of grid"))
+    if c:
         n_bo, n_grid = results.evaluations.get("bo"), results.evaluations.get("grid")
-        word = "beat" if d > 0 else ("tied" if d == 0 else "did NOT beat")
-        lines.append(f"- BO ({n_bo} evaluations) {word} the paper's grid ({n_grid} evaluations) on {split}: "
-                     f"{100 * d:+.2f} pp.")
-    if any(abs(r.objective - top.objective) < 2 * (r.sem or 0) for r in best_rows.values()):
-        lines.append("- Differences within two standard errors are not significant on a split this size.")
+        lines.append(f"- BO ({n_bo} trials) minus the paper's grid ({n_grid} trials) on {split}: "
+                     f"{_comparison_text(c)}.")
     if results.retries:
         lines.append(f"- {results.retries} evaluation(s) were retried after their server died or hung "
                      "(see `retries` in the ledger).")
     return lines
+
+
+def what_to_use(results: RunResults) -> list[str]:
+    """The box at the top: which checkpoint to take, and how sure we are it is better."""
+    fs = results.final_soup
+    if not fs:
+        return []
+    split = results.splits["report"]
+    rows = {(r.kind, r.name): r for r in results.rows(split)}
+    final = next((r for r in results.rows(split) if r.weights == fs["weights"]), None)
+    ref = rows.get(("expert", results.best_candidate))
+    c = next((c for c in results.comparisons if c["a"] == "final soup"), None)
+    weights = ", ".join(f"{k} {v:.3f}" for k, v in fs["weights"].items())
+    lines = ["> **What to use:** the checkpoint at `" + fs["path"] + "`", ">",
+             f"> the best {results.splits['select']} soup (strategy {fs['strategy']}): {weights}."]
+    if final is not None and ref is not None:
+        lines += [">", f"> On {split}: {_pct(final.objective)} ± {_pct(final.sem)} against {_pct(ref.objective)} ± "
+                  f"{_pct(ref.sem)} for the best single candidate ({ref.name})"
+                  + (f": {_comparison_text(c)}." if c else ".")]
+    return lines + [""]
 
 
 def published_section(results: RunResults) -> list[str]:
@@ -107,6 +141,7 @@ def build_report(run_dir: str | Path) -> Path:
         f"Seed {results.run.get('seed')}; {len(results.trials)} trials ({results.fresh_evaluations} fresh "
         f"evaluations) in {results.run.get('wall_seconds', 0):.0f} s.",
         "",
+        *what_to_use(results),
         "## Verdict",
         *verdict(results),
         "",

@@ -82,7 +82,10 @@ def test_report_rebuilds_from_results(tmp_path: Path):
     cats = {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.3, "n": 10, "sem": 0.1}}
     better = {"a": {"accuracy": 0.5, "n": 10, "sem": 0.1}, "b": {"accuracy": 0.4, "n": 10, "sem": 0.1}}
     results = {
-        "schema_version": 2,
+        "schema_version": 2, "best_candidate": "x",
+        "comparisons": [{"a": "best of bo", "b": "x", "difference": 0.05, "ci_low": -0.01, "ci_high": 0.11,
+                         "p_value": 0.2, "n_items": 20, "significant": False}],
+        "final_soup": {"path": "/runs/t/best_soup", "strategy": "bo", "weights": {"x": 0.5, "y": 0.5}},
         "published": {"published_overall": {"x": 72.37}, "paper_soce": {"weights": {"x": 0.7, "y": 0.3}, "overall": 76.5}},
         "run": {"experiment": "t", "seed": 0, "wall_seconds": 1.0}, "splits": {"select": "dev", "report": "test"},
         "benchmark": {"name": "zoo", "categories": ["a", "b"], "objective": "mean"}, "pool": {},
@@ -107,7 +110,9 @@ def test_report_rebuilds_from_results(tmp_path: Path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     md = (tmp_path / "report.md").read_text()
-    assert "**bo** soup beat the best single candidate" in md
+    assert "**bo** soup beat the best single candidate on dev (x) on test" in md
+    assert "p = 0.2, not significant at 0.05" in md
+    assert "**What to use:** the checkpoint at `/runs/t/best_soup`" in md
     assert "| x | 72.37 |" in md and "The paper's SoCE soup: overall 76.5 (weights: x 0.7, y 0.3)" in md
     for fig in ("correlation", "best_so_far", "categories", "weights", "ternary"):
         assert (tmp_path / "figures" / f"{fig}.png").stat().st_size > 1000
