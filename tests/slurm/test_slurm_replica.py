@@ -44,7 +44,7 @@ def test_hand_run_server_job_and_a_driver_that_finds_it(zoo_dir: Path, tmp_path:
     env.update(RUN_DIR=str(shared), POOL_FILE=str(pool_file), SOCE_PYTHON=sys.executable, SOCE_SERVER="cpu")
     sub = subprocess.run(["sbatch", "--parsable", "--export=ALL", "--gpus-per-node=0", "--cpus-per-task=1",
                           "--mem=3G", "--time=15", f"--chdir={tmp_path}", str(SCRIPT),
-                          "server.cpu_bind=nobind", "server.env={OMP_NUM_THREADS: '1'}"],
+                          "server.cpu_bind=nobind", "+server.env={OMP_NUM_THREADS: '1'}"],
                          capture_output=True, text=True, timeout=30, env=env)
     assert sub.returncode == 0, sub.stderr
     job = sub.stdout.strip()
@@ -59,7 +59,7 @@ def test_hand_run_server_job_and_a_driver_that_finds_it(zoo_dir: Path, tmp_path:
         url = url_file.read_text().strip()
         print(f"hand-run sbatch -> URL file: {time.monotonic() - t0:.1f} s ({url})")
         assert not url.startswith(("http://127.", "http://localhost")), url  # reachable from other nodes
-        assert "tool_expert" in _tail(tmp_path / f"soce-server-{job}.log")  # the full pool arrived
+        assert "x 3 experts" in _tail(tmp_path / f"soce-server-{job}.log")  # the whole pool arrived
         run_dir = tmp_path / "run"
         out = subprocess.run([sys.executable, "-m", "soce_bo.run", *SMALL, f"run_dir={run_dir}",
                               f"servers.url_dir={shared / 'servers'}"],
