@@ -96,8 +96,8 @@ def test_imports_only_go_down():
             allowed = target_layer < layer or target_home == home
             if not allowed and (name, target) not in TEMPORARY:
                 where = f"{MODULES[name].relative_to(ROOT.parent)}:{line}"
-                bad.append(f"{where} imports {target} ({LAYERS[target_layer][0]} layer {target_layer} "
-                           f"from {home} layer {layer})")
+                bad.append(f"{where} imports {target} ({target_home}, layer {target_layer}, "
+                           f"from {home}, layer {layer})")
     assert not bad, "upward or sideways imports:\n" + "\n".join(bad)
 
 
