@@ -64,6 +64,7 @@ class RunResults:
     published: dict[str, Any] | None = None  # the pool config's published_overall / paper_soce, for reference
     best_candidate: str | None = None  # the candidate with the best select-split (dev) objective
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # paired tests on the report split
+    shapley: dict[str, Any] | None = None  # {values, sem (None if exact), exact, coalitions, v_empty, split}
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from soce_bo.analysis import Analysis, ScoreTable, analyze, load_score_table
 from soce_bo.analysis.paired import paired_comparison
+from soce_bo.analysis.shapley import plan_shapley, shapley_values
 from soce_bo.errors import ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item
 from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
@@ -70,6 +71,7 @@ class SoceRecipe:
             self.candidates()
             self.analysis()
             self.search()
+            self.shapley()
             self.report_split()
         return self.finalize(time.time() - t_start)
 
@@ -135,6 +137,27 @@ class SoceRecipe:
             self.strategies[strategy.name] = strategy
             self.runs[strategy.name] = self._search(strategy)
 
+    def shapley(self) -> None:
+        """Post-hoc: each candidate's Shapley value, v(S) = dev score of the uniform soup of S."""
+        self.shapley_result: dict[str, Any] | None = None
+        if not self.cfg.analysis.shapley:
+            return
+        plan = plan_shapley(self.names, permutations=int(self.cfg.analysis.shapley_permutations),
+                            seed=int(self.cfg.seed))
+        soups = {c: uniform([n for n in self.names if n in c]) for c in plan.coalitions()}
+        run = self._search(FixedPoints(list(soups.values()), name="shapley", experts=self.names))
+        scores = {weights_key(r.weights): r.result.objective for r in run.records if not r.result.failed}
+        missing = [sorted(c) for c, w in soups.items() if weights_key(w) not in scores]
+        if missing:
+            log.warning("no Shapley values: %d coalition soup(s) failed, e.g. %s", len(missing), missing[0])
+            return
+        values, sems = shapley_values(plan, {c: scores[weights_key(w)] for c, w in soups.items()})
+        self.runs["shapley"] = run
+        self.shapley_result = {"values": values, "sem": sems, "exact": plan.exact, "coalitions": len(soups),
+                               "v_empty": 0.0, "split": str(self.cfg.splits.select)}
+        console.print("[bold]Shapley[/bold] (" + ("exact" if plan.exact else "Monte-Carlo") + f", {len(soups)} "
+                      "coalitions): " + ", ".join(f"{n} {v:.3f}" for n, v in values.items()))
+
     def report_split(self) -> None:
         """The headline numbers: experts, baselines and each strategy's best dev soup on the report split."""
         self.best = {name: self.runs[name].best() for name in self.strategies}
@@ -181,6 +204,7 @@ class SoceRecipe:
             retries=sum(len(r.result.retries) for led in self.ledgers for r in led.records),
             published=published_reference(cfg.pool),
             best_candidate=best_candidate,
+            shapley=self.shapley_result,
         )
         results.final_soup = self._write_final_soup()
         results.comparisons = self._comparisons(best_candidate, results.final_soup)
@@ -317,6 +341,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"analysis.mode must be 'tau' or 'cluster', got {a.mode!r}")
     if not isinstance(a.tau, (int, float)) or not 0.0 < float(a.tau) <= 1.0:
         raise ConfigError(f"analysis.tau must be in (0, 1], got {a.tau!r}")
+    if not isinstance(a.shapley_permutations, int) or a.shapley_permutations < 2:
+        raise ConfigError(f"analysis.shapley_permutations must be an integer >= 2, got {a.shapley_permutations!r}")
     s = cfg.servers
     if not isinstance(s.replicas, int) or s.replicas < 1:
         raise ConfigError(f"servers.replicas must be an integer >= 1, got {s.replicas!r}")

@@ -159,3 +159,20 @@ def ternary_surrogate(results: RunResults, path: Path) -> Path | None:
     ax.axis("off")
     ax.set_title("BO surrogate mean on the simplex (dots: evaluated soups)")
     return _save(fig, path)
+
+
+def shapley_bars(results: RunResults, path: Path) -> Path | None:
+    """Each candidate's Shapley value (with its Monte-Carlo standard error when estimated)."""
+    sh = results.shapley
+    if not sh:
+        return None
+    names = list(sh["values"])
+    vals = [sh["values"][n] for n in names]
+    errs = [sh["sem"][n] for n in names] if sh.get("sem") else None
+    experts = set(results.experts)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.1 * len(names), 4))
+    ax.bar(names, vals, yerr=errs, capsize=3, color=["tab:red" if n in experts else "tab:gray" for n in names])
+    ax.set_ylabel(f"Shapley value ({sh.get('split', 'dev')} objective)")
+    ax.set_title("Shapley values of the candidates (red: selected experts)", fontsize=10)
+    ax.tick_params(axis="x", rotation=30)
+    return _save(fig, path)

@@ -96,6 +96,23 @@ def what_to_use(results: RunResults) -> list[str]:
     return lines + [""]
 
 
+def shapley_section(results: RunResults) -> list[str]:
+    """The cooperative-game view of the pool (post-hoc: it played no part in selection or weights)."""
+    sh = results.shapley
+    if not sh:
+        return []
+    how = (f"exact over all {sh['coalitions']} coalitions" if sh["exact"]
+           else f"Monte-Carlo over random orders ({sh['coalitions']} coalitions scored), ± one standard error")
+    lines = ["## Shapley values (post-hoc)",
+             f"Players: the candidates; v(S) = {sh['split']} objective of the uniform soup of S, v(∅) = 0; {how}. "
+             "The values add up to the score of the uniform soup of all candidates.", "",
+             "| candidate | Shapley value | expert |", "|---|---|---|"]
+    for name, value in sorted(sh["values"].items(), key=lambda kv: -kv[1]):
+        err = f" ± {100 * sh['sem'][name]:.2f}" if sh.get("sem") else ""
+        lines.append(f"| {name} | {100 * value:.2f}{err} | {'yes' if name in results.experts else ''} |")
+    return lines + [""]
+
+
 def published_section(results: RunResults) -> list[str]:
     """The paper's published numbers for this pool: a reference, not a comparison on equal terms."""
     pub = results.published or {}
@@ -129,6 +146,7 @@ def build_report(run_dir: str | Path) -> Path:
             results, fig_dir / "categories.png", results.splits["report"]),
         "Weights of the best soups": plots.soup_weights(results, fig_dir / "weights.png"),
         "BO surrogate mean (3 experts)": plots.ternary_surrogate(results, fig_dir / "ternary.png"),
+        "Shapley values": plots.shapley_bars(results, fig_dir / "shapley.png"),
     }
     cats = results.benchmark["categories"]
     obj = results.benchmark.get("objective", "objective")
@@ -161,6 +179,7 @@ def build_report(run_dir: str | Path) -> Path:
         rows = results.rows(split)
         if rows:
             md += [f"## Scores on {split}", *_score_table(rows, cats, obj), ""]
+    md += shapley_section(results)
     md += published_section(results)
     if results.final_soup:
         fs = results.final_soup

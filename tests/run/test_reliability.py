@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 LIMIT = 24  # items per split: every evaluation sends exactly LIMIT prompts to the engine
 TINY = ["+experiment=demo", f"limit={LIMIT}", "search.grid.budget=6", "search.random.budget=3",
-        "search.cmaes.budget=3", "search.bo.budget=7", "search.bo.method=fast"]
+        "search.cmaes.budget=3", "search.bo.budget=7", "search.bo.method=fast", "analysis.shapley=false"]
 KILLS = 10
 VOLATILE = ("timestamp", "wall_seconds", "seconds")  # timings differ between runs, nothing else may
 

@@ -60,6 +60,9 @@ def test_demo_killed_then_resumed(zoo_dir: Path, tmp_path: Path):
     ev = results["evaluations"]
     assert ev["expert"] == 5 and ev["grid"] == 6 and ev["random"] == 3 and ev["bo"] == 7
     assert ev["cmaes"] >= 3
+    assert ev["shapley"] == 31 and results["shapley"]["exact"]  # every coalition of the 5 candidates
+    assert sum(results["shapley"]["values"].values()) == pytest.approx(
+        next(r["objective"] for r in results["tables"]["dev"] if r["kind"] == "uniform_all"))
     # every soup evaluated on the select split is on the simplex
     for t in results["trials"]:
         assert abs(sum(t["weights"].values()) - 1) < 1e-6 and min(t["weights"].values()) >= 0
@@ -86,6 +89,8 @@ def test_report_rebuilds_from_results(tmp_path: Path):
         "comparisons": [{"a": "best of bo", "b": "x", "difference": 0.05, "ci_low": -0.01, "ci_high": 0.11,
                          "p_value": 0.2, "n_items": 20, "significant": False}],
         "final_soup": {"path": "/runs/t/best_soup", "strategy": "bo", "weights": {"x": 0.5, "y": 0.5}},
+        "shapley": {"values": {"x": 0.2, "y": 0.15, "z": 0.05}, "sem": None, "exact": True, "coalitions": 7,
+                    "v_empty": 0.0, "split": "dev"},
         "published": {"published_overall": {"x": 72.37}, "paper_soce": {"weights": {"x": 0.7, "y": 0.3}, "overall": 76.5}},
         "run": {"experiment": "t", "seed": 0, "wall_seconds": 1.0}, "splits": {"select": "dev", "report": "test"},
         "benchmark": {"name": "zoo", "categories": ["a", "b"], "objective": "mean"}, "pool": {},
@@ -113,8 +118,9 @@ def test_report_rebuilds_from_results(tmp_path: Path):
     assert "**bo** soup beat the best single candidate on dev (x) on test" in md
     assert "p = 0.2, not significant at 0.05" in md
     assert "**What to use:** the checkpoint at `/runs/t/best_soup`" in md
+    assert "| x | 20.00 | yes |" in md and "exact over all 7 coalitions" in md
     assert "| x | 72.37 |" in md and "The paper's SoCE soup: overall 76.5 (weights: x 0.7, y 0.3)" in md
-    for fig in ("correlation", "best_so_far", "categories", "weights", "ternary"):
+    for fig in ("correlation", "best_so_far", "categories", "weights", "ternary", "shapley"):
         assert (tmp_path / "figures" / f"{fig}.png").stat().st_size > 1000
     assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
     missing = subprocess.run([sys.executable, "-m", "soce_bo.report", f"run_dir={tmp_path / 'nope'}"],
