@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from soce_bo.atomic import atomic_write
 from soce_bo.errors import SoceError
 from soce_bo.values import TrialResult, Weights
 
@@ -142,12 +143,7 @@ class Ledger:
                 raise LedgerMismatch(self.path, changed_keys(self.header, wanted))
 
     def _write_header(self, header: dict[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"header": header}, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps({"header": header}, sort_keys=True) + "\n")
         self.header = header
 
     def for_strategy(self, name: str) -> list[TrialRecord]:

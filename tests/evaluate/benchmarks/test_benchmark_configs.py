@@ -1,5 +1,5 @@
-"""conf/benchmark/{bfcl,mgsm,flores,longctx,custom}.yaml build their benchmark with `instantiate`
-(keys = constructor arguments), and the group composes into the evaluate CLI config."""
+"""Every conf/benchmark/*.yaml builds its benchmark with `instantiate` (keys = constructor arguments),
+and the group composes into the evaluate CLI config. A new benchmark is found here by its config."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from soce_bo.evaluate.benchmark import Benchmark
 from soce_bo.evaluate.subset import round_robin_subset
 
 CONF = Path(__file__).resolve().parents[3] / "conf"
-OWNED = ["bfcl", "mgsm", "flores", "longctx", "custom"]
+OWNED = sorted(p.stem for p in (CONF / "benchmark").glob("*.yaml"))
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def data_overrides(tmp_path) -> dict[str, dict]:
         {"id": "a", "category": "c", "prompt": "p", "answer": "x", "scorer": "exact"}) + "\n", encoding="utf-8")
     return {"bfcl": {"categories": ["simple_python"]}, "mgsm": {"data_dir": str(tmp_path)},
             "flores": {"data_dir": str(tmp_path)}, "longctx": {"data_dir": str(tmp_path)},
-            "custom": {"path": str(tmp_path / "b.jsonl")}}
+            "custom": {"path": str(tmp_path / "b.jsonl")}, "zoo": {"data_dir": str(tmp_path)}}
 
 
 @pytest.mark.parametrize("name", OWNED)
@@ -38,7 +38,7 @@ def test_config_keys_are_constructor_arguments(name):
 
 @pytest.mark.parametrize("name", OWNED)
 def test_config_instantiates_a_benchmark(name, data_overrides):
-    cfg = OmegaConf.merge(OmegaConf.load(CONF / "benchmark" / f"{name}.yaml"), data_overrides[name])
+    cfg = OmegaConf.merge(OmegaConf.load(CONF / "benchmark" / f"{name}.yaml"), data_overrides.get(name, {}))
     bench = instantiate(cfg)
     assert isinstance(bench, Benchmark) and bench.name == name and bench.categories()
 
