@@ -15,6 +15,14 @@ from soce_bo.cli import hydra_cli
 from soce_bo.recipe.soce import SoceRecipe, check_config
 
 
+def quiet_console() -> None:
+    """The terminal shows progress, results and warnings; INFO lines (server command lines, start-up
+    times, library chatter) go only to the run's log file (Hydra's `<job>.log` beside `.hydra/`)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+
+
 def precheck(cfg: DictConfig) -> None:
     """Before a multirun submits anything: the run's own checks, and the cluster's."""
     check_config(cfg)
@@ -31,6 +39,7 @@ def main(cfg: DictConfig) -> float | None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     for noisy in ("httpx", "ax", "botorch"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_console()
     results = SoceRecipe(cfg).run()
     if results is None or results.final_soup is None:
         return None
