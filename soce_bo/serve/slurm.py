@@ -21,9 +21,12 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +114,35 @@ def slurm_replicas(slurm_cfg: Mapping[str, Any], server_cfg: ServerConfig, pool_
     spec = SlurmServerSpec.from_mapping(slurm_cfg)
     require_slurm()
     _check_jobs([_server_job(spec)])  # a single run gets no multirun precheck: refuse here, queue nothing
+    install_signal_handlers()  # SIGTERM/SIGHUP -> stop() -> scancel; must run in the main thread
+    _install_interrupt_hook()
     return [SlurmReplica(i, spec, server_cfg, pool_paths, Path(run_dir)) for i in range(spec.replicas)]
+
+
+_REPLICAS: weakref.WeakSet[SlurmReplica] = weakref.WeakSet()
+_HOOKED = False
+
+
+def _install_interrupt_hook() -> None:
+    """Ctrl-C ends every URL wait at once, whatever thread waits, then raises KeyboardInterrupt as before.
+
+    The driver may start replicas in worker threads; KeyboardInterrupt reaches only the main thread,
+    which then waits for those threads -- up to url_timeout_s -- before it can scancel anything.
+    """
+    global _HOOKED
+    if _HOOKED or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # SIG_IGN / SIG_DFL: leave them alone
+        return
+
+    def on_sigint(signum, frame):
+        for replica in list(_REPLICAS):
+            replica._abort.set()
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    _HOOKED = True
 
 
 class SlurmReplica:
@@ -135,7 +166,9 @@ class SlurmReplica:
         self.url: str | None = None
         self.attempt_dir: Path | None = None
         self._client: SoupClient | None = None
+        self._abort = threading.Event()  # set by stop() or Ctrl-C: a URL wait in any thread gives up
         self.submit_s: float | None = None  # sbatch -> URL file, last start
+        _REPLICAS.add(self)
 
     @property
     def label(self) -> str:
@@ -155,6 +188,7 @@ class SlurmReplica:
         return self._wait_and_connect()
 
     def stop(self) -> None:
+        self._abort.set()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -171,6 +205,7 @@ class SlurmReplica:
     # -- job plumbing ------------------------------------------------------------------------
 
     def _submit(self) -> None:
+        self._abort.clear()
         self.attempt += 1
         self.url = None
         adir = self.folder / f"attempt{self.attempt}"
@@ -220,6 +255,9 @@ class SlurmReplica:
                         f"evaluation server job {self.job_id} (replica {self.index}) ended before it "
                         f"served: {state}{f' ({reason})' if reason else ''}; last lines of its logs:\n"
                         f"{self.log_tail()}")
+            if self._abort.is_set():
+                raise ServerError(f"stopped while waiting for evaluation server job {self.job_id} "
+                                  f"(replica {self.index}) to serve")
             if time.monotonic() > deadline:
                 state, reason = job_state(self.job_id)
                 tail = self.log_tail()
