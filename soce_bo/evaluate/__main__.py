@@ -32,10 +32,6 @@ from soce_bo.soup.weights import check_weights
 log = logging.getLogger("soce_bo.evaluate")
 
 
-take = round_robin_subset
-"""Old name of `soce_bo.evaluate.subset.round_robin_subset`, kept until the recipe imports the new one."""
-
-
 def evaluate_vllm(cfg: DictConfig, models: list[str], weights: tuple[float, ...],
                   benchmark: Benchmark, items: list[Item]) -> tuple[EvalResult, dict[str, Any]]:
     """Start (or reach) a server, load the pool, apply the soup, generate and score."""

@@ -16,8 +16,8 @@ from typing import Any
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
-from soce_bo.evaluate.benchmarks._data import iter_jsonl
-from soce_bo.evaluate.benchmarks._scoring import score_chrf
+from soce_bo.evaluate.benchmarks.files import iter_jsonl
+from soce_bo.evaluate.benchmarks.scoring import score_chrf
 from soce_bo.evaluate.benchmarks.bfcl.checker import ast_check, decode_python_calls
 from soce_bo.zoo.tasks import CATEGORIES, STOP, TASKS
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
-from soce_bo.evaluate.benchmarks._data import check_fraction, check_split, hashed_split, iter_jsonl, require_file
-from soce_bo.evaluate.benchmarks._scoring import TEXT_SCORERS
+from soce_bo.evaluate.benchmarks.files import check_fraction, check_split, hashed_split, iter_jsonl, require_file
+from soce_bo.evaluate.benchmarks.scoring import TEXT_SCORERS
 from soce_bo.evaluate.benchmarks.bfcl.benchmark import score_ast_completion
 
 SCORERS = (*TEXT_SCORERS, "bfcl_ast")

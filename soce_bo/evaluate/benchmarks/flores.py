@@ -18,8 +18,8 @@ import sacrebleu
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
-from soce_bo.evaluate.benchmarks._data import check_split
-from soce_bo.evaluate.benchmarks._scoring import first_line, score_bleu, score_chrf
+from soce_bo.evaluate.benchmarks.files import check_split
+from soce_bo.evaluate.benchmarks.scoring import first_line, score_bleu, score_chrf
 
 LANGUAGE_NAMES = {
     "arb": "Arabic", "ben": "Bengali", "deu": "German", "eng": "English", "fra": "French",

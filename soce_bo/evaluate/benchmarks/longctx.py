@@ -15,7 +15,7 @@ from pathlib import Path
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
-from soce_bo.evaluate.benchmarks._data import check_fraction, check_split, in_split, iter_jsonl, require_file
+from soce_bo.evaluate.benchmarks.files import check_fraction, check_split, in_split, iter_jsonl, require_file
 
 _HIDDEN = "There is an important info hidden inside a lot of irrelevant text. Find it"
 TEMPLATES = {

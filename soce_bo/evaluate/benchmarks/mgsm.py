@@ -2,7 +2,7 @@
 
 Reads the original release files `mgsm_<lang>.tsv` (no header; question<TAB>answer, 250 rows per
 language) from a local folder. MGSM ships one evaluation set, so dev/test are a seeded hash split
-of the item ids (see `_data.py`); the same question index gets the same side in every language.
+of the item ids (see `files.py`); the same question index gets the same side in every language.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item, macro_mean
-from soce_bo.evaluate.benchmarks._data import check_fraction, check_split, in_split, require_file
-from soce_bo.evaluate.benchmarks._scoring import score_number
+from soce_bo.evaluate.benchmarks.files import check_fraction, check_split, in_split, require_file
+from soce_bo.evaluate.benchmarks.scoring import score_number
 
 MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 DEFAULT_TEMPLATE = "Question: {question}\nStep-by-Step Answer:"

@@ -6,7 +6,7 @@ import pytest
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import Benchmark, summarize
-from soce_bo.evaluate.benchmarks._scoring import extract_number
+from soce_bo.evaluate.benchmarks.scoring import extract_number
 from soce_bo.evaluate.benchmarks.mgsm import MGSMBenchmark
 
 

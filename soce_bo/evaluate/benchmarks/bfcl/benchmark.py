@@ -22,7 +22,7 @@ from typing import Any
 
 from soce_bo.errors import BenchmarkError
 from soce_bo.evaluate.benchmark import CategoryScore, GenRequest, Item
-from soce_bo.evaluate.benchmarks._data import check_fraction, check_split, in_split
+from soce_bo.evaluate.benchmarks.files import check_fraction, check_split, in_split
 from soce_bo.evaluate.benchmarks.bfcl.checker import ast_check, decode_python_calls
 from soce_bo.evaluate.benchmarks.bfcl.multi_turn import MultiTurnEpisode
 from soce_bo.evaluate.benchmarks.bfcl.overall import FORMULAS, bfcl_overall, bfcl_overall_report
