@@ -1,4 +1,4 @@
-"""Text scorers shared by the MGSM, FLORES, ∞-Bench and custom benchmarks; each returns [0, 1].
+"""Text scorers shared by the MGSM, FLORES, ∞-Bench, custom and zoo benchmarks; each returns [0, 1].
 
 Kept in one place so that "number" means the same extraction in MGSM and in a user's custom
 category, and "chrf" the same sacrebleu call in FLORES and in custom JSONL files.
