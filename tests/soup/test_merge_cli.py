@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from soce_bo.cli import report_and_exit
 from omegaconf import OmegaConf
 
 from soce_bo.merge import run
@@ -66,7 +68,10 @@ def test_cli_entry_reports_user_errors(tiny_pool, tmp_path, capsys, overrides, m
     cfg.merge_with({"models": [str(p) for p in tiny_pool], "weights": [0.2, 0.3, 0.5],
                     "out": str(tmp_path / "soup"), "progress": False, **overrides})
     with pytest.raises(SystemExit) as exit_info:
-        run(cfg)
+        try:
+            run(cfg)
+        except Exception as err:  # what the CLI's hydra_cli wrapper does with it
+            report_and_exit(err)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
