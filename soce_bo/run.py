@@ -1,7 +1,8 @@
 """`python -m soce_bo.run +experiment=demo`: the whole SoCE method (see `soce_bo.recipe.soce`).
 
-This module is only the command line: Hydra config in, `SoceRecipe(cfg).run()`, the best dev
-objective out (what Hydra sweepers optimise). Re-running with the same `run_dir` resumes.
+This module is only the command line: Hydra config in, `SoceRecipe(cfg).run()`, then the report
+from its results.json, and the best dev objective out (what Hydra sweepers optimise).
+Re-running with the same `run_dir` resumes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import warnings
 from omegaconf import DictConfig
 
 from soce_bo.cli import hydra_cli
-from soce_bo.recipe.soce import SoceRecipe, check_config
+from soce_bo.recipe.soce import SoceRecipe, check_config, console
+from soce_bo.report.report import build_report
 
 
 def quiet_console() -> None:
@@ -40,8 +42,12 @@ def main(cfg: DictConfig) -> float | None:
     for noisy in ("httpx", "ax", "botorch"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     quiet_console()
-    results = SoceRecipe(cfg).run()
-    if results is None or results.final_soup is None:
+    recipe = SoceRecipe(cfg)
+    results = recipe.run()
+    if results is None:
+        return None
+    console.print(f"[bold green]report[/bold green]: {build_report(recipe.run_dir)}")
+    if results.final_soup is None:
         return None
     return results.best[results.final_soup["strategy"]]["objective"]
 

@@ -32,8 +32,6 @@ LAYERS: list[tuple[str, ...]] = [
 TEMPORARY: dict[tuple[str, str], str] = {
     ("soce_bo.evaluate.benchmarks.zoo", "soce_bo.zoo.benchmark"):
         "old name of the zoo benchmark, kept for tests/serve/test_swap.py until it imports soce_bo.zoo.benchmark",
-    ("soce_bo.recipe.soce", "soce_bo.report.report"):
-        "the recipe builds the report itself; delete once run.py (above report) calls build_report",
 }
 """Known exceptions, each with the reason and the condition for deleting it."""
 

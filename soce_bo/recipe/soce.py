@@ -172,7 +172,7 @@ class SoceRecipe:
         self.report_scores = {weights_key(r.weights): r.result for r in report.records if not r.result.failed}
 
     def finalize(self, wall_seconds: float) -> RunResults:
-        """results.json, the final soup as an HF checkpoint, and the report."""
+        """results.json and the final soup as an HF checkpoint (the CLI then builds the report)."""
         cfg = self.cfg
         select_scores = {weights_key(r.weights): r.result for run in self.runs.values() for r in run.records
                          if not r.result.failed}
@@ -209,9 +209,6 @@ class SoceRecipe:
         results.final_soup = self._write_final_soup()
         results.comparisons = self._comparisons(best_candidate, results.final_soup)
         results.write(self.run_dir / "results.json")
-        from soce_bo.report.report import build_report
-
-        console.print(f"[bold green]report[/bold green]: {build_report(self.run_dir)}")
         return results
 
     # ---- servers and evaluators -------------------------------------------------------------
