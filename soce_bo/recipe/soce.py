@@ -58,7 +58,7 @@ class SoceRecipe:
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
-        self.runs: dict[str, SearchRun] = {}
+        self.searches: dict[str, SearchRun] = {}
         self.strategies: dict[str, Any] = {}
 
     # ---- the steps ------------------------------------------------------------------------
@@ -110,10 +110,10 @@ class SoceRecipe:
 
     def candidates(self) -> None:
         """SoCE step 1: every candidate alone on the select split (and the uniform soup of all)."""
-        self.runs["expert"] = self._search(FixedPoints.vertices(self.names, name="expert"))
-        self.table = self.given_table or measured_table(self.runs["expert"], self.names, self.benchmark,
+        self.searches["expert"] = self._search(FixedPoints.vertices(self.names, name="expert"))
+        self.table = self.given_table or measured_table(self.searches["expert"], self.names, self.benchmark,
                                                         f"measured on {self.cfg.splits.select}")
-        self.runs["uniform_all"] = self._search(UniformSoup(self.names, name="uniform_all"))
+        self.searches["uniform_all"] = self._search(UniformSoup(self.names, name="uniform_all"))
 
     def analysis(self) -> None:
         """SoCE step 2: correlate categories across candidates, pick one expert per group."""
@@ -135,7 +135,7 @@ class SoceRecipe:
         for key, node in self.strategy_cfgs.items():
             strategy = build(node, f"search.{key}", experts=self.experts, seed=int(self.cfg.seed))
             self.strategies[strategy.name] = strategy
-            self.runs[strategy.name] = self._search(strategy)
+            self.searches[strategy.name] = self._search(strategy)
 
     def shapley(self) -> None:
         """Post-hoc: each candidate's Shapley value, v(S) = dev score of the uniform soup of S."""
@@ -145,14 +145,14 @@ class SoceRecipe:
         plan = plan_shapley(self.names, permutations=int(self.cfg.analysis.shapley_permutations),
                             seed=int(self.cfg.seed))
         soups = {c: uniform([n for n in self.names if n in c]) for c in plan.coalitions()}
-        run = self._search(FixedPoints(list(soups.values()), name="shapley", experts=self.names))
-        scores = {weights_key(r.weights): r.result.objective for r in run.records if not r.result.failed}
+        search = self._search(FixedPoints(list(soups.values()), name="shapley", experts=self.names))
+        scores = {weights_key(r.weights): r.result.objective for r in search.records if not r.result.failed}
         missing = [sorted(c) for c, w in soups.items() if weights_key(w) not in scores]
         if missing:
             log.warning("no Shapley values: %d coalition soup(s) failed, e.g. %s", len(missing), missing[0])
             return
         values, sems = shapley_values(plan, {c: scores[weights_key(w)] for c, w in soups.items()})
-        self.runs["shapley"] = run
+        self.searches["shapley"] = search
         self.shapley_result = {"values": values, "sem": sems, "exact": plan.exact, "coalitions": len(soups),
                                "v_empty": 0.0, "split": str(self.cfg.splits.select)}
         console.print("[bold]Shapley[/bold] (" + ("exact" if plan.exact else "Monte-Carlo") + f", {len(soups)} "
@@ -160,21 +160,21 @@ class SoceRecipe:
 
     def report_split(self) -> None:
         """The headline numbers: experts, baselines and each strategy's best dev soup on the report split."""
-        self.best = {name: self.runs[name].best() for name in self.strategies}
+        self.best = {name: self.searches[name].best() for name in self.strategies}
         self.best = {k: v for k, v in self.best.items() if v is not None}
         self.row_specs: list[tuple[str, str | None, dict[str, float]]] = [
             ("expert", n, vertex(self.names, n)) for n in self.names]
         self.row_specs += [("uniform_all", None, uniform(self.names)), ("uniform_experts", None, uniform(self.experts))]
         self.row_specs += [("best", k, dict(v.weights)) for k, v in self.best.items() if k != "uniform"]
         points = list({weights_key(w): w for _, _, w in self.row_specs}.values())
-        report = run_search(FixedPoints(points, name="report", experts=self.names), self.report_eval,
-                            self.ledgers[1], state_dir=self.run_dir)
-        self.report_scores = {weights_key(r.weights): r.result for r in report.records if not r.result.failed}
+        on_report = run_search(FixedPoints(points, name="report", experts=self.names), self.report_eval,
+                               self.ledgers[1], state_dir=self.run_dir)
+        self.report_scores = {weights_key(r.weights): r.result for r in on_report.records if not r.result.failed}
 
     def finalize(self, wall_seconds: float) -> RunResults:
         """results.json and the final soup as an HF checkpoint (the CLI then builds the report)."""
         cfg = self.cfg
-        select_scores = {weights_key(r.weights): r.result for run in self.runs.values() for r in run.records
+        select_scores = {weights_key(r.weights): r.result for search in self.searches.values() for r in search.records
                          if not r.result.failed}
         tables = {cfg.splits.select: self._rows(select_scores), cfg.splits.report: self._rows(self.report_scores)}
         predictor = next((s for s in self.strategies.values() if isinstance(s, SupportsPredict)), None)
@@ -192,10 +192,10 @@ class SoceRecipe:
             analysis={**self.result.to_dict(), "tau": cfg.analysis.tau, "scores_source": self.table.source},
             experts=list(self.experts),
             strategies=list(self.strategies),
-            trials=[r.to_dict() for run in self.runs.values() for r in run.records],
-            evaluations={name: len(r.records) for name, r in self.runs.items()},
+            trials=[r.to_dict() for search in self.searches.values() for r in search.records],
+            evaluations={name: len(r.records) for name, r in self.searches.items()},
             fresh_evaluations=sum(1 for r in self.ledgers[0].records if not r.cached),
-            curves={name: best_so_far(self.runs[name]) for name in self.strategies},
+            curves={name: best_so_far(self.searches[name]) for name in self.strategies},
             reference_lines=reference_lines(tables[cfg.splits.select]),
             best={k: {"weights": v.weights, "objective": v.result.objective, "trial": v.trial}
                   for k, v in self.best.items()},
@@ -406,14 +406,15 @@ def given_scores(pool_cfg: DictConfig) -> ScoreTable | None:
     return ScoreTable.from_mapping(OmegaConf.to_container(scores), source="pool.scores")
 
 
-def measured_table(run: SearchRun, names: Sequence[str], benchmark: Benchmark, source: str) -> ScoreTable:
+def measured_table(candidates: SearchRun, names: Sequence[str], benchmark: Benchmark, source: str) -> ScoreTable:
     """The candidates' scores from their own trials, in config order and the benchmark's category order.
 
     Both orders are fixed here because they decide the experts' order, which every strategy's
     suggestions follow: a score replayed from the ledger (categories sorted) must give the same
     table as a fresh one.
     """
-    by_model = {max(r.weights, key=r.weights.get): r.result.per_category for r in run.records if not r.result.failed}
+    by_model = {max(r.weights, key=r.weights.get): r.result.per_category for r in candidates.records
+                if not r.result.failed}
     missing = [n for n in names if n not in by_model]
     if missing:
         raise ConfigError(f"no successful score for candidate(s) {missing} on the select split; see the ledger")
@@ -464,10 +465,10 @@ def published_reference(pool_cfg: DictConfig) -> dict[str, Any] | None:
     return out or None
 
 
-def best_so_far(run: SearchRun) -> list[float]:
+def best_so_far(search: SearchRun) -> list[float]:
     """Best objective so far after each of the strategy's evaluations (cached ones included)."""
     best, out = -math.inf, []
-    for r in sorted(run.records, key=lambda r: r.trial):
+    for r in sorted(search.records, key=lambda r: r.trial):
         if not r.result.failed:
             best = max(best, r.result.objective)
         out.append(best if math.isfinite(best) else float("nan"))
