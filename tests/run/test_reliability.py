@@ -3,11 +3,13 @@
 1. Driver kill battery: one vLLM server outlives the drivers (`servers.urls`), the driver is
    SIGKILLed at 10 seeded moments (during start-up, mid-evaluation, between trials) and resumed
    each time under another PYTHONHASHSEED. The final ledgers and results equal those of an
-   uninterrupted run, and the server's own request counter shows at most one lost evaluation
-   per kill.
+   uninterrupted run, the server's own request counter shows at most one lost evaluation per
+   kill, and one more invocation of the finished run evaluates nothing.
 2. Server faults: the run's own server has its engine process SIGKILLed mid-search, and later
    SIGSTOPped (a hang: the request timeout fires); each time the replica is replaced, the trial
-   retried, and the run completes with every trial, the ledger showing the retries.
+   retried, and the run completes with every trial, the ledger showing the retries. The run starts
+   its own server (a local replica), so this is also the end-to-end check of a complete demo run:
+   budgets, tables, the paired comparisons, Shapley values, the final soup and the report.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 LIMIT = 24  # items per split: every evaluation sends exactly LIMIT prompts to the engine
 TINY = ["+experiment=demo", f"limit={LIMIT}", "search.grid.budget=6", "search.random.budget=3",
-        "search.cmaes.budget=3", "search.bo.budget=7", "search.bo.method=fast", "analysis.shapley=false"]
+        "search.cmaes.budget=3", "search.bo.budget=7", "search.bo.method=fast"]
 KILLS = 10
 VOLATILE = ("timestamp", "wall_seconds", "seconds")  # timings differ between runs, nothing else may
 
@@ -105,11 +107,17 @@ def test_driver_kill_battery(zoo_dir: Path, tmp_path: Path, shared_server: str):
     final = subprocess.run(_cmd(run_dir, *url), capture_output=True, text=True, timeout=900, env=_env(zoo_dir, 7))
     assert final.returncode == 0, final.stderr[-3000:]
     wasted_requests = _finished_requests(shared_server) - before - ref_requests
+    finished = len(_lines(run_dir / "ledger.jsonl")) + len(_lines(run_dir / "ledger_test.jsonl"))
+    again = subprocess.run(_cmd(run_dir, *url), capture_output=True, text=True, timeout=900, env=_env(zoo_dir, 8))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(_lines(run_dir / "ledger.jsonl")) + len(_lines(run_dir / "ledger_test.jsonl")) == finished, \
+        "a finished run must not evaluate anything again"
 
     assert kills >= KILLS - 1, f"only {kills} of {KILLS} kills landed before the run finished"
     assert _stable(_lines(run_dir / "ledger.jsonl")) == _stable(ref_select), "select ledger differs"
     assert _stable(_lines(run_dir / "ledger_test.jsonl")) == _stable(ref_report), "report ledger differs"
     assert _summary(run_dir) == _summary(ref_dir)
+    _check_complete_demo(run_dir, json.loads((run_dir / "results.json").read_text()))
     # Each kill can lose only the evaluation in flight: at most LIMIT prompts of engine work.
     assert wasted_requests <= kills * LIMIT, f"{wasted_requests} wasted engine requests for {kills} kills"
     print(f"kill battery: {kills} kills, {len(ref_select) + len(ref_report)} trials kept, "
@@ -155,6 +163,28 @@ def test_server_killed_and_hung_mid_search(zoo_dir: Path, tmp_path: Path):
     assert len(retried) >= 2, f"expected both faults to show as retries, got {retried}"
     assert any("timed out" in e.lower() or "timeout" in e.lower() for r in retried for e in r["retries"]), retried
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["evaluations"]["grid"] == 6 and results["evaluations"]["bo"] == 7
     assert results["retries"] >= 2
     assert "retried after their server died or hung" in (run_dir / "report.md").read_text()
+    _check_complete_demo(run_dir, results)
+
+
+def _check_complete_demo(run_dir: Path, results: dict) -> None:
+    """What a finished tiny demo run must hold: every budget spent, every table row, the soup, the report."""
+    ev = results["evaluations"]
+    assert ev["expert"] == 5 and ev["grid"] == 6 and ev["random"] == 3 and ev["bo"] == 7 and ev["cmaes"] >= 3
+    assert ev["shapley"] == 31 and results["shapley"]["exact"]  # every coalition of the 5 candidates
+    dev = {(r["kind"], r["name"]): r for r in results["tables"]["dev"]}
+    assert sum(results["shapley"]["values"].values()) == pytest.approx(dev[("uniform_all", None)]["objective"])
+    for t in results["trials"]:  # every soup evaluated on the select split is on the simplex
+        assert abs(sum(t["weights"].values()) - 1) < 1e-6 and min(t["weights"].values()) >= 0
+    test_rows = {(r["kind"], r["name"]) for r in results["tables"]["test"]}
+    assert {("uniform_all", None), ("uniform_experts", None), ("best", "bo"), ("best", "grid")} <= test_rows
+    assert all(("expert", n) in test_rows for n in results["pool"])
+    assert set(results["experts"]) <= set(results["pool"]) and len(results["experts"]) >= 2
+    assert results["best_candidate"] in results["pool"]
+    assert {("best of bo", "best of grid")} <= {(c["a"], c["b"]) for c in results["comparisons"]}
+    assert (run_dir / "report.html").stat().st_size > 10_000
+    report = (run_dir / "report.md").read_text()
+    assert "Verdict" in report and "What to use" in report and "paired permutation" in report
+    soup = Path(results["final_soup"]["path"])
+    assert (soup / "soce_manifest.json").exists() and (soup / "mergekit.yaml").exists()
