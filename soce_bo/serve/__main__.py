@@ -13,6 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from soce_bo.atomic import atomic_write
 from soce_bo.cli import hydra_cli
 from soce_bo.errors import ConfigError
 from soce_bo.serve.config import ServerConfig
@@ -66,10 +67,7 @@ def register(register_dir: str | None, urls: list[str]) -> list[Path]:
     paths = []
     for url in urls:
         name = url.split("://", 1)[-1].replace(":", "-").replace("/", "")
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(url + "\n")
-        tmp.replace(folder / f"{name}.url")
-        paths.append(folder / f"{name}.url")
+        paths.append(atomic_write(folder / f"{name}.url", url + "\n"))
     return paths
 
 
