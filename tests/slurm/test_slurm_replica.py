@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.vllm, pytest.mark.slow]
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 EXPERTS = ("tool_expert", "math_expert", "translate_expert")
-SMALL = ["+experiment=demo", "limit=16", "search=[uniform,grid]", "search.grid.budget=3"]
+SMALL = ["+experiment=demo", "limit=16", "search=[uniform,grid]", "search.grid.budget=3", "analysis.shapley=false"]
 
 
 def test_hand_run_server_job_and_a_driver_that_finds_it(zoo_dir: Path, tmp_path: Path, slurm_cluster: str):
