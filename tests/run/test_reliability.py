@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from soce_bo.search.simplex import KEY_DIGITS
+
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 LIMIT = 24  # items per split: every evaluation sends exactly LIMIT prompts to the engine
@@ -50,8 +52,20 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
+def _rounded(value):
+    """Floats to 1e-9, the resolution at which the scheduler tells two soups apart (`weights_key`):
+    a BO suggestion restored from its snapshot can differ from the uninterrupted one at 1e-14."""
+    if isinstance(value, float):
+        return round(value, KEY_DIGITS)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _stable(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+    return [_rounded({k: v for k, v in r.items() if k not in VOLATILE}) for r in rows]
 
 
 def _finished_requests(url: str) -> float:
@@ -62,8 +76,9 @@ def _finished_requests(url: str) -> float:
 
 def _summary(run_dir: Path) -> dict:
     res = json.loads((run_dir / "results.json").read_text())
-    return {"experts": res["experts"], "best": res["best"], "tables": res["tables"],
-            "final": res["final_soup"]["weights"], "evaluations": res["evaluations"]}
+    return _rounded({"experts": res["experts"], "best": res["best"], "tables": res["tables"],
+                     "final": res["final_soup"]["weights"], "evaluations": res["evaluations"],
+                     "comparisons": res["comparisons"], "shapley": res["shapley"]})
 
 
 @pytest.fixture(scope="module")
