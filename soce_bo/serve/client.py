@@ -93,7 +93,7 @@ class SoupClient:
     def __init__(self, url: str, *, model_name: str = "soup", server: Any = None,
                  timeout_s: float = 600.0, max_in_flight: int = 64, prompts_per_request: int = 16,
                  seed: int = 0, storage: str = "auto", host_bucket_bytes: int = 64 << 20,
-                 ranks_per_host: int = 1) -> None:
+                 ranks_per_host: int = 1, cpu_pack_linears: bool = True) -> None:
         self.url = url.rstrip("/")
         self.model_name = model_name
         self.server = server
@@ -106,6 +106,7 @@ class SoupClient:
         self.storage = storage
         self.host_bucket_bytes = int(host_bucket_bytes)
         self.ranks_per_host = max(1, int(ranks_per_host))
+        self.cpu_pack_linears = bool(cpu_pack_linears)
         self.pool: PoolInfo | None = None
         self.plain: str | None = None  # the checkpoint last loaded with load_plain
         self.weights: tuple[float, ...] | None = None
@@ -117,7 +118,7 @@ class SoupClient:
         return cls(url, model_name=cfg.served_model_name, server=server, timeout_s=cfg.request_timeout_s,
                    max_in_flight=cfg.max_in_flight, prompts_per_request=cfg.prompts_per_request,
                    seed=cfg.seed, storage=cfg.expert_storage, host_bucket_bytes=cfg.host_bucket_mb << 20,
-                   ranks_per_host=cfg.tensor_parallel_size)
+                   ranks_per_host=cfg.tensor_parallel_size, cpu_pack_linears=cfg.cpu_pack_linears)
 
     def close(self) -> None:
         self._http.close()
@@ -212,7 +213,7 @@ class SoupClient:
             raise ServerError(f"expert storage must be one of {STORAGES}, got {storage!r}")
         resolved = [str(Path(p).expanduser().resolve()) for p in paths]
         spec = json.dumps({"paths": resolved, "storage": storage, "bucket_bytes": self.host_bucket_bytes,
-                           "host_ranks": self.ranks_per_host})
+                           "host_ranks": self.ranks_per_host, "cpu_pack": self.cpu_pack_linears})
         self.pool = None
         self.weights = None
         results = self.rpc("soup_load", spec)

