@@ -90,3 +90,17 @@ def test_a_job_that_cannot_start_is_one_clear_error(tmp_path: Path, zoo_dir: Pat
             replica.start()
     finally:
         replica.stop()
+
+
+def test_hand_run_gpu_server_without_gpus_is_refused_by_the_script(tmp_path: Path, slurm_cluster: str):
+    """The script's default is a GPU server; a job without GPUs ends at once with the reason."""
+    pool_file = tmp_path / "pool.txt"
+    pool_file.write_text("/nonexistent/a\n/nonexistent/b\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") and k != "CUDA_VISIBLE_DEVICES"}
+    env.update(RUN_DIR=str(tmp_path / "shared"), POOL_FILE=str(pool_file), SOCE_PYTHON=sys.executable)
+    sub = subprocess.run(["sbatch", "--wait", "--parsable", "--export=ALL", "--gpus-per-node=0", "--cpus-per-task=1",
+                          "--mem=100M", "--time=5", f"--chdir={tmp_path}", str(SCRIPT)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert sub.returncode != 0
+    job = sub.stdout.strip().split()[0]
+    assert "error: slurm_server.sbatch: no GPU allocated to job" in _tail(tmp_path / f"soce-server-{job}.log")
