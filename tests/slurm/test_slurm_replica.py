@@ -104,3 +104,17 @@ def test_hand_run_gpu_server_without_gpus_is_refused_by_the_script(tmp_path: Pat
     assert sub.returncode != 0
     job = sub.stdout.strip().split()[0]
     assert "error: slurm_server.sbatch: no GPU allocated to job" in _tail(tmp_path / f"soce-server-{job}.log")
+
+
+def test_a_job_that_never_starts_times_out_with_its_state(tmp_path: Path, zoo_dir: Path, slurm_cluster: str):
+    """A job still queued after url_timeout_s: the error says PENDING and why, and the job is cancelled."""
+    cfg = ServerConfig.from_mapping(OmegaConf.load(CONF / "server" / "cpu.yaml"))
+    [replica] = slurm_replicas({"url_timeout_s": 5, "extra_sbatch": ["--begin=now+1hour"]}, cfg,
+                               [str(zoo_dir / "experts" / n) for n in EXPERTS], tmp_path / "run")
+    try:
+        with pytest.raises(ServerError, match=r"wrote no URL file .* within 5 s .*it was PENDING \(BeginTime\) "
+                                              r"and has been cancelled"):
+            replica.start()
+        assert job_state(replica.job_id)[0] in ("CANCELLED", "GONE")
+    finally:
+        replica.stop()
