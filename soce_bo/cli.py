@@ -77,6 +77,10 @@ def hydra_cli(config_name: str, precheck: Callable[[DictConfig], None] | None = 
             except Exception as err:  # noqa: BLE001 - sorted into user errors and bugs
                 report_and_exit(err)
 
+        # Launchers such as submitit pickle the task function: make it importable by name, so it is
+        # pickled by reference and not by value with everything its globals hold (rich consoles, locks).
+        checked_task.__qualname__ = checked_task.__name__ = f"{task.__name__}_task"
+        setattr(sys.modules[task.__module__], checked_task.__name__, checked_task)
         hydra_main = hydra.main(config_path=CONF_DIR, config_name=config_name, version_base="1.3")(checked_task)
 
         @wraps(task)
