@@ -149,7 +149,8 @@ class SlurmReplica:
     """One evaluation server run as a SLURM job; restart = scancel + resubmit. One thread at a time.
 
     Files: <run_dir>/servers/slurm/replica<i>/attempt<n>/ holds the job's pool file, server config,
-    sbatch log (`slurm-<jobid>.log`), vLLM log and, once ready, its `<host>-<port>.url` file.
+    sbatch log (`slurm-<jobid>.log`), vLLM log and, once ready, its `<host>-<port>.url` file; n counts
+    on across resumed runs, so no job's logs are overwritten.
     """
 
     def __init__(self, index: int, spec: SlurmServerSpec, server_cfg: ServerConfig,
@@ -161,7 +162,9 @@ class SlurmReplica:
         self.server_cfg = job_server_config(server_cfg, spec)
         self.pool_paths = [str(Path(p).expanduser().resolve()) for p in pool_paths]
         self.folder = Path(run_dir).resolve() / "servers" / "slurm" / f"replica{index}"
-        self.attempt = 0
+        # a resumed run keeps the logs of the jobs before it: numbering goes on
+        self.attempt = max((int(m.group(1)) for p in self.folder.glob("attempt*")
+                            if (m := re.fullmatch(r"attempt(\d+)", p.name))), default=0)
         self.job_id: str | None = None
         self.url: str | None = None
         self.attempt_dir: Path | None = None
@@ -209,8 +212,6 @@ class SlurmReplica:
         self.attempt += 1
         self.url = None
         adir = self.folder / f"attempt{self.attempt}"
-        if adir.exists():
-            shutil.rmtree(adir)
         (adir / "server").mkdir(parents=True)
         self.attempt_dir = adir
         pool_file = adir / "pool.txt"
