@@ -41,6 +41,7 @@ from soce_bo.search.simplex import uniform, vertex, weights_key
 from soce_bo.search.uniform import UniformSoup
 from soce_bo.serve.config import ServerConfig
 from soce_bo.serve.memory_plan import plan_memory
+from soce_bo.serve.process import install_signal_handlers
 from soce_bo.serve.replica import LocalReplica, Replica, UrlReplica
 from soce_bo.soup.validate import validate_pool
 
@@ -215,6 +216,7 @@ class SoceRecipe:
     @contextlib.contextmanager
     def servers(self) -> Iterator[None]:
         """Start (or reach) every replica with the pool loaded; stop them however the run ends."""
+        install_signal_handlers()  # here, in the main thread: replicas start in worker threads
         replicas = make_replicas(self.cfg, self.server_cfg, self.paths, self.run_dir)
         served = [ServedPool(r, int(self.cfg.servers.max_restarts)) for r in replicas]
         try:
