@@ -57,7 +57,7 @@ def merge_section(d: dict) -> str:
              r["error"]["soce"]["max_abs_err"], r["error"]["mergekit"]["max_abs_err"]] for r in d["configs"]]
     text = [
         "## 1. Streaming merge (`merge.json`)", _origin(d), "",
-        "soce_bo `soup_to_disk` vs mergekit 0.1.5 `run_merge` (linear, fp32, in-process) vs the copy bound "
+        "soce_bo `write_soup` vs mergekit 0.1.5 `run_merge` (linear, fp32, in-process) vs the copy bound "
         "(read every byte of the K sources through a memory map, then write and fsync one output). Times are "
         "medians of warm repeats in fresh per-config worker processes, tools interleaved; mergekit's time "
         "includes an fsync of its output "
@@ -90,10 +90,10 @@ def merge_section(d: dict) -> str:
             + [r["cpu_speedup_vs_mergekit"]] for r in d["configs"]]
     text += ["", "Where soce_bo's time goes (same run, warm, each part timed alone in the soce_bo worker): "
              "`validate_pool`; the fp32 mix alone (`iter_soup`, output dropped); SHA-256 of the output's bytes "
-             "(the manifest hashes every file); a plain write + fsync of them. `soup_to_disk` overlaps mixing with "
+             "(the manifest hashes every file); a plain write + fsync of them. `write_soup` overlaps mixing with "
              "writing + hashing in a second thread, which helps only when a second core is free. `cpu x mk` = "
              "mergekit's CPU seconds / soce_bo's (all threads; less sensitive to the box's load than wall time).", "",
-             _table(["size", "K", "soup_to_disk s", "validate s", "mix s", "sha256 s", "write+fsync s",
+             _table(["size", "K", "write_soup s", "validate s", "mix s", "sha256 s", "write+fsync s",
                      "cpu x mk"], rows)]
     return "\n".join(text)
 
@@ -109,7 +109,7 @@ def swap_section(d: dict) -> str:
         "## 2. Soup swap (`swap.json`)", _origin(d), "",
         "`client.apply(weights)` on a live server (RPC + in-worker mix of the resident per-rank expert shards into "
         "the live weights + the platform's post-load repacking + fingerprint check + prefix-cache reset) vs "
-        "`soup_to_disk` + the engine's start until /health. K = 3, fp32 engine, `expert_storage=host`, one core "
+        "`write_soup` + the engine's start until /health. K = 3, fp32 engine, `expert_storage=host`, one core "
         "per rank. `mix s` = the worker's part (slowest rank); `1-expert` = one expert at weight 1 (reads 1 shard "
         "instead of 3, same repack); copy bound = (K reads + 1 write) x one rank's shard bytes at the measured "
         "single-thread memory-copy bandwidth "

@@ -10,7 +10,7 @@ reset. `unpacked` rows: `server.cpu_pack_linears=false`, i.e. linears run torch'
 weights that the mix writes in place, so nothing is repacked per trial (their generation time of a
 fixed batch is recorded beside the packed engines'). `mmap` = the same soups with the experts kept as memory-mapped files and full tensors
 streamed through vLLM's `reload_weights` (the previous design, still used for pools too large to
-hold). Restart path (mergekit-evolve's on-disk mode): `soup_to_disk` the soup, then a fresh
+hold). Restart path (mergekit-evolve's on-disk mode): `write_soup` the soup, then a fresh
 engine until /health; the engine start is the swap server's own start (same engine, config, size
 and TP), so each (size, TP) costs one engine start.
 
@@ -61,7 +61,7 @@ def bench_case(size: str, tp: int, pool: list[Path], swaps: int, work: Path, cop
     from soce_bo.values import GenRequest
     from soce_bo.serve.config import ServerConfig
     from soce_bo.serve.server import SoupServer
-    from soce_bo.soup.write import soup_to_disk
+    from soce_bo.soup.write import write_soup
 
     cfg = ServerConfig(tensor_parallel_size=tp, cpu_pack_linears=cpu_pack)
     batch = [GenRequest(f"kv: a={i} b={i + 1} c={i + 2}\nkey: b\nvalue: ", GEN_TOKENS) for i in range(GEN_PROMPTS)]
@@ -81,7 +81,7 @@ def bench_case(size: str, tp: int, pool: list[Path], swaps: int, work: Path, cop
         mmapped = [client.apply(w) for w in soups]
     out = work / f"soup_{size}_tp{tp}"
     t0 = time.perf_counter()
-    written = soup_to_disk(pool, soups[0], out, progress=False)
+    written = write_soup(pool, soups[0], out, progress=False)
     write_s = time.perf_counter() - t0
     shutil.rmtree(out, ignore_errors=True)
     swap = median(s.wall_s for s in applied)

@@ -12,8 +12,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1] / "soce_bo"
 
 LAYERS: list[tuple[str, ...]] = [
@@ -29,11 +27,6 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 """Bottom to top. A module belongs to the longest prefix listed here."""
 
-TEMPORARY: dict[tuple[str, str], str] = {
-    ("soce_bo.evaluate.benchmarks.zoo", "soce_bo.zoo.benchmark"):
-        "old name of the zoo benchmark, kept for tests/serve/test_swap.py until it imports soce_bo.zoo.benchmark",
-}
-"""Known exceptions, each with the reason and the condition for deleting it."""
 
 
 def module_name(path: Path) -> str:
@@ -92,7 +85,7 @@ def test_imports_only_go_down():
         for target, line in edges:
             target_layer, target_home = layer_of(target)
             allowed = target_layer < layer or target_home == home
-            if not allowed and (name, target) not in TEMPORARY:
+            if not allowed:
                 where = f"{MODULES[name].relative_to(ROOT.parent)}:{line}"
                 bad.append(f"{where} imports {target} ({target_home}, layer {target_layer}, "
                            f"from {home}, layer {layer})")
@@ -120,8 +113,3 @@ def test_no_import_cycles():
         if node not in state:
             visit(node)
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
-
-
-@pytest.mark.parametrize("name, target", sorted(TEMPORARY))
-def test_temporary_exceptions_are_still_needed(name, target):
-    assert target in {t for t, _ in EDGES.get(name, [])}, f"{name} no longer imports {target}: delete the exception"

@@ -134,9 +134,6 @@ def write_soup(
     return SoupWritten.of(out, manifest["tensors"], total, time.perf_counter() - start)
 
 
-soup_to_disk = write_soup
-"""Old name of `write_soup`, kept until bench/swap.py imports the new one."""
-
 
 def _plan(reference: Checkpoint, dtype: torch.dtype) -> list[PlannedTensor]:
     """Output layout: float tensors in the soup dtype, integer buffers unchanged, layer order."""

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from soce_bo.errors import ServerError
-from soce_bo.evaluate.benchmarks.zoo import ZooBenchmark
+from soce_bo.zoo.benchmark import ZooBenchmark
 from soce_bo.evaluate.hf_backend import HFBackend
 from soce_bo.evaluate.runner import evaluate_items
 from soce_bo.serve.server import SoupServer
