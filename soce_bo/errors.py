@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import TypeVar
+from typing import Any, TypeVar
 
 
 class SoceError(Exception):
@@ -47,3 +47,19 @@ def exit_on_user_error(fn: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def dataclass_settings(cls: type, cfg: Any, where: str) -> dict[str, Any]:
+    """A config node (Hydra or dict) as a plain dict for the dataclass `cls`: a typo'd key fails at
+    once, naming it and the keys that exist, instead of silently falling back to a default."""
+    import dataclasses
+
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(cfg) - known)
+    if unknown:
+        raise ConfigError(f"unknown {where} setting(s) {unknown}; known: {sorted(known)}")
+    return dict(cfg)

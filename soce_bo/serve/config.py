@@ -7,7 +7,6 @@ not silently fall back to a default that grabs 21 GiB of KV cache.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import logging
 import os
@@ -15,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from soce_bo.errors import ConfigError
+from soce_bo.errors import ConfigError, dataclass_settings
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +62,7 @@ class ServerConfig:
         """Build from a Hydra node or dict; unknown keys and unusable values raise ConfigError."""
         if cfg is None:
             return cls()
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(cfg, DictConfig):
-                cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-        except ImportError:  # pragma: no cover - omegaconf comes with hydra
-            pass
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ConfigError(f"unknown server setting(s) {unknown}; known: {sorted(known)}")
-        values = dict(cfg)
+        values = dataclass_settings(cls, cfg, "server")
         values["extra_args"] = [str(a) for a in values.get("extra_args") or []]
         values["env"] = {str(k): str(v) for k, v in (values.get("env") or {}).items()}
         if isinstance(values.get("cpu_bind"), (list, tuple)):

@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from soce_bo.errors import ConfigError, ServerError
+from soce_bo.errors import ConfigError, ServerError, dataclass_settings
 from soce_bo.serve.client import SoupClient
 from soce_bo.serve.config import ServerConfig
 from soce_bo.serve.process import install_signal_handlers, register, unregister
@@ -78,13 +78,7 @@ class SlurmServerSpec:
         """From `servers.slurm` (a Hydra node or dict); unknown keys and bad values are ConfigErrors."""
         if cfg is None:
             return cls()
-        if isinstance(cfg, DictConfig):
-            cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise ConfigError(f"unknown servers.slurm setting(s) {unknown}; known: {sorted(known)}")
-        values = dict(cfg)
+        values = dataclass_settings(cls, cfg, "servers.slurm")
         values["extra_sbatch"] = [str(a) for a in values.get("extra_sbatch") or []]
         spec = cls(**values)
         for key in ("replicas", "cpus_per_task", "time_min"):
