@@ -167,7 +167,10 @@ class SoceRecipe:
             ("expert", n, vertex(self.names, n)) for n in self.names]
         self.row_specs += [("uniform_all", None, uniform(self.names)), ("uniform_experts", None, uniform(self.experts))]
         self.row_specs += [("best", k, dict(v.weights)) for k, v in self.best.items() if k != "uniform"]
-        points = list({weights_key(w): w for _, _, w in self.row_specs}.values())
+        distinct: dict[Any, dict[str, float]] = {}
+        for _, _, w in self.row_specs:  # the first of several dicts naming one soup is the one recorded
+            distinct.setdefault(weights_key(w), w)
+        points = list(distinct.values())
         on_report = run_search(FixedPoints(points, name="report", experts=self.names), self.report_eval,
                                self.ledgers[1], state_dir=self.run_dir)
         self.report_scores = {weights_key(r.weights): r.result for r in on_report.records if not r.result.failed}
