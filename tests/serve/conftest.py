@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from soce_bo.serve import process
+from soce_bo.zoo.benchmark import ZooBenchmark
 
 
 def vllm_processes(root: psutil.Process | None = None) -> list[psutil.Process]:
@@ -82,3 +83,14 @@ def cpu_config():
         return ServerConfig.from_mapping(cfg)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def bench(zoo_dir) -> ZooBenchmark:
+    """The zoo's benchmark, for the swap tests that score soups on its test split."""
+    return ZooBenchmark(zoo_dir / "data")
+
+
+@pytest.fixture(scope="module")
+def items(bench):
+    return bench.load("test")

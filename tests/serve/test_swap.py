@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from soce_bo.errors import ServerError
-from soce_bo.zoo.benchmark import ZooBenchmark
 from soce_bo.evaluate.hf_backend import HFBackend
 from soce_bo.evaluate.runner import evaluate_items
 from soce_bo.serve.server import SoupServer
@@ -29,16 +28,6 @@ def soup_weights(n: int) -> list[float]:
 
 def one_hot(n: int, k: int) -> list[float]:
     return [1.0 if i == k else 0.0 for i in range(n)]
-
-
-@pytest.fixture(scope="module")
-def bench(zoo_dir) -> ZooBenchmark:
-    return ZooBenchmark(zoo_dir / "data")
-
-
-@pytest.fixture(scope="module")
-def items(bench):
-    return bench.load("test")
 
 
 @pytest.fixture(scope="module")

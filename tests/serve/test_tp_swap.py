@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from soce_bo.errors import ServerError
-from soce_bo.zoo.benchmark import ZooBenchmark
 from soce_bo.evaluate.hf_backend import HFBackend
 from soce_bo.evaluate.runner import evaluate_items
 from soce_bo.serve.server import SoupServer
@@ -33,16 +32,6 @@ def shifted(weights: list[float], by: float = 0.05) -> list[float]:
     out[0] += by
     out[-1] -= by
     return out
-
-
-@pytest.fixture(scope="module")
-def bench(zoo_dir) -> ZooBenchmark:
-    return ZooBenchmark(zoo_dir / "data")
-
-
-@pytest.fixture(scope="module")
-def items(bench):
-    return bench.load("test")
 
 
 @pytest.fixture(scope="module")
