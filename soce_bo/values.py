@@ -67,6 +67,11 @@ class TrialResult:
             replaced (the trial was then run again on the new server).
         item_scores: the score of every item, in the order of the split's items (the ledger
             header fingerprints that order), for paired comparisons of two soups on the same items.
+        item_indices: positions in the split of the items `item_scores` belong to; () = all items,
+            in order. A raced evaluation (`evaluate.racing`) scores only a stratified subset.
+        stopped_early: racing stopped this soup on a subset because it was significantly below the
+            incumbent; objective/sem/per_category are estimates on the items scored. Such a
+            result informs a surrogate but is never picked as a strategy's best.
     """
 
     objective: float
@@ -77,6 +82,13 @@ class TrialResult:
     error: str | None = None
     retries: tuple[str, ...] = ()
     item_scores: tuple[float, ...] = ()
+    item_indices: tuple[int, ...] = ()
+    stopped_early: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Scored on the whole split (not failed, not stopped early by racing)."""
+        return not self.failed and not self.stopped_early
 
     @classmethod
     def failure(cls, error: str, seconds: float = 0.0, retries: Sequence[str] = ()) -> TrialResult:
@@ -96,6 +108,10 @@ class TrialResult:
             out["retries"] = list(self.retries)
         if self.item_scores:
             out["item_scores"] = list(self.item_scores)
+        if self.item_indices:
+            out["item_indices"] = list(self.item_indices)
+        if self.stopped_early:
+            out["stopped_early"] = True
         return out
 
     @classmethod
@@ -104,4 +120,6 @@ class TrialResult:
         return cls(objective=float(data["objective"]), sem=float(data["sem"]), per_category=cats,
                    seconds=float(data.get("seconds", 0.0)), failed=bool(data.get("failed", False)),
                    error=data.get("error"), retries=tuple(str(e) for e in data.get("retries", ())),
-                   item_scores=tuple(float(x) for x in data.get("item_scores", ())))
+                   item_scores=tuple(float(x) for x in data.get("item_scores", ())),
+                   item_indices=tuple(int(i) for i in data.get("item_indices", ())),
+                   stopped_early=bool(data.get("stopped_early", False)))
