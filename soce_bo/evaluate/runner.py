@@ -51,6 +51,14 @@ def run_episodes(episodes: Sequence[Episode], backend: GenerationBackend, progre
         active = [episode for episode, _ in pending]
 
 
+def summarize_in_order(benchmark: Benchmark, categories: Sequence[str], scores: Sequence[float]) -> dict[str, CategoryScore]:
+    """Per-category scores in the benchmark's category order (then any others, as they come)."""
+    per_cat = summarize(categories, scores)
+    ordered = {c: per_cat[c] for c in benchmark.categories() if c in per_cat}
+    ordered.update({c: v for c, v in per_cat.items() if c not in ordered})
+    return ordered
+
+
 def evaluate_items(
     benchmark: Benchmark,
     backend: GenerationBackend,
@@ -89,9 +97,7 @@ def evaluate_items(
         scores[i] = episode.score()
         completions[i] = episode.transcript()
     t2 = time.perf_counter()
-    per_cat = summarize([it.category for it in items], scores)
-    ordered = {c: per_cat[c] for c in benchmark.categories() if c in per_cat}
-    ordered.update({c: v for c, v in per_cat.items() if c not in ordered})
+    ordered = summarize_in_order(benchmark, [it.category for it in items], scores)
     return EvalResult(
         per_category=ordered,
         overall=benchmark.overall(ordered),

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from soce_bo.errors import ConfigError, ServerError
 from soce_bo.evaluate.benchmark import Benchmark, Item, macro_mean, macro_sem
-from soce_bo.evaluate.runner import evaluate_items
+from soce_bo.evaluate.runner import evaluate_items, summarize_in_order
 from soce_bo.serve.client import SoupClient
 from soce_bo.serve.replica import Replica
 from soce_bo.values import TrialResult
@@ -41,15 +41,16 @@ class ServedPool:
         self.restarts = 0
         self.client: SoupClient | None = None
         self.loaded: tuple[tuple[str, ...], str | None] | None = None  # (paths, storage)
+        self.applied: tuple | None = None  # the soup now served (SoupEvaluator._load)
 
     def start(self) -> None:
         self.client = self.replica.start()
-        self.loaded = None
+        self.loaded = self.applied = None
 
     def ensure_pool(self, client: SoupClient, paths: Sequence[str], storage: str | None) -> None:
         wanted = (tuple(paths), storage)
         if self.loaded != wanted:
-            self.loaded = None
+            self.loaded = self.applied = None
             client.load_pool(list(paths), storage=storage)
             self.loaded = wanted
 
@@ -68,7 +69,7 @@ class ServedPool:
                                       f"(servers.max_restarts={self.max_restarts}), last: {errors[-1]}; "
                                       f"{self.replica.diagnose()}") from err
                 self.restarts += 1
-                self.loaded = None
+                self.loaded = self.applied = None
                 self.client = self.replica.restart(reason=errors[-1])
 
     def stop(self) -> None:
@@ -100,21 +101,58 @@ class SoupEvaluator:
             raise ConfigError(f"experts outside the pool: {unknown}")
         self.experts = list(experts)
 
-    def __call__(self, weights: Mapping[str, float]) -> TrialResult:
+    @property
+    def item_categories(self) -> list[str]:
+        """Category of each item, in split order (what racing stratifies by)."""
+        return [it.category for it in self.items]
+
+    def _check(self, weights: Mapping[str, float]) -> None:
         unknown = sorted(set(weights) - set(self.names))
         if unknown:
             raise ConfigError(f"soup names models outside the pool: {unknown}")
+
+    def _load(self, client: SoupClient, weights: Mapping[str, float]) -> None:
+        """Make `weights` the served model, unless it already is (a raced soup's later stages)."""
+        key = tuple(sorted((self.paths[n], round(float(w), 12)) for n, w in weights.items() if float(w) > 0.0))
+        if self.served.applied == key:
+            return
+        self.served.applied = None
         used = [n for n in self.names if float(weights.get(n, 0.0)) > 0.0]
+        if len(used) == 1:
+            client.load_plain(self.paths[used[0]])
+        else:
+            in_experts = self.experts is not None and set(used) <= set(self.experts)
+            names = self.experts if in_experts else self.names
+            self.served.ensure_pool(client, [self.paths[n] for n in names], None if in_experts else "mmap")
+            client.apply([float(weights.get(n, 0.0)) for n in names])
+        self.served.applied = key
+
+    def score_items(self, weights: Mapping[str, float], indices: Sequence[int]) -> list[float]:
+        """Scores of the soup on the items at `indices` (racing); raises ServerError if it cannot."""
+        self._check(weights)
+        chosen = [self.items[i] for i in indices]
+
+        def score(client: SoupClient) -> list[float]:
+            self._load(client, weights)
+            return evaluate_items(self.benchmark, client, chosen, show_progress=False).item_scores
+
+        scores, _ = self.served.call(score)
+        return [float(x) for x in scores]
+
+    def result_for(self, indices: Sequence[int], scores: Sequence[float]) -> TrialResult:
+        """The TrialResult of per-item scores on `indices`, aggregated as a full evaluation is."""
+        chosen = [self.items[i] for i in indices]
+        per_cat = summarize_in_order(self.benchmark, [it.category for it in chosen], scores)
+        value = self.benchmark.overall(per_cat) if self.objective == "overall" else macro_mean(per_cat)
+        return TrialResult(objective=value, sem=macro_sem(per_cat), per_category=per_cat,
+                           item_scores=tuple(float(x) for x in scores))
+
+    def __call__(self, weights: Mapping[str, float]) -> TrialResult:
+        self._check(weights)
         t0 = time.perf_counter()
 
         def score(client: SoupClient):
-            if len(used) == 1:
-                client.load_plain(self.paths[used[0]])
-            else:
-                in_experts = self.experts is not None and set(used) <= set(self.experts)
-                names = self.experts if in_experts else self.names
-                self.served.ensure_pool(client, [self.paths[n] for n in names], None if in_experts else "mmap")
-                client.apply([float(weights.get(n, 0.0)) for n in names])
+            self._load(client, weights)
             return evaluate_items(self.benchmark, client, self.items, show_progress=False)
 
         try:

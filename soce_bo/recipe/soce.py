@@ -28,6 +28,7 @@ from soce_bo.analysis.paired import paired_comparison
 from soce_bo.analysis.shapley import plan_shapley, shapley_values
 from soce_bo.errors import ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item
+from soce_bo.evaluate.racing import Incumbent, RacingEvaluator, RacingSettings
 from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
 from soce_bo.evaluate.subset import round_robin_subset
 from soce_bo.recipe.build import build
@@ -133,10 +134,11 @@ class SoceRecipe:
 
     def search(self) -> None:
         """SoCE step 3: every selected strategy on the same servers, ledger and cache."""
+        racing = RacingSettings.from_config(OmegaConf.to_container(self.cfg.racing) if "racing" in self.cfg else None)
         for key, node in self.strategy_cfgs.items():
             strategy = build(node, f"search.{key}", experts=self.experts, seed=int(self.cfg.seed))
             self.strategies[strategy.name] = strategy
-            self.searches[strategy.name] = self._search(strategy)
+            self.searches[strategy.name] = self._search(strategy, self._racing(racing) if racing.enabled else None)
 
     def shapley(self) -> None:
         """Post-hoc: each candidate's Shapley value, v(S) = dev score of the uniform soup of S."""
@@ -235,8 +237,16 @@ class SoceRecipe:
             for s in served:
                 s.stop()
 
-    def _search(self, strategy: Any) -> SearchRun:
-        return run_search(strategy, self.select_eval, self.ledgers[0], state_dir=self.run_dir)
+    def _racing(self, settings: RacingSettings) -> list[RacingEvaluator]:
+        """Racing evaluators for one strategy: its own incumbent, starting from the candidates and uniform soup."""
+        incumbent = Incumbent()
+        for name in ("expert", "uniform_all"):
+            for record in self.searches[name].records:
+                incumbent.offer(record.result)
+        return [RacingEvaluator(e, settings, incumbent) for e in self.select_eval]
+
+    def _search(self, strategy: Any, evaluators: Sequence[Any] | None = None) -> SearchRun:
+        return run_search(strategy, evaluators or self.select_eval, self.ledgers[0], state_dir=self.run_dir)
 
     # ---- helpers ------------------------------------------------------------------------------
     def _open_ledgers(self, pool_id: dict[str, Any]) -> tuple[Ledger, Ledger]:
@@ -352,6 +362,8 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"servers.max_restarts must be an integer >= 0, got {s.max_restarts!r}")
     if not isinstance(cfg.seed, int):
         raise ConfigError(f"seed must be an integer, got {cfg.seed!r}")
+    racing = cfg.get("racing")
+    RacingSettings.from_config(OmegaConf.to_container(racing) if isinstance(racing, DictConfig) else racing)
     chosen = selected_strategies(cfg)
     if not chosen:
         raise ConfigError("no search strategy selected: search=[...] must name at least one of conf/search/")
