@@ -65,6 +65,10 @@ class RunResults:
     best_candidate: str | None = None  # the candidate with the best select-split (dev) objective
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # paired tests on the report split
     shapley: dict[str, Any] | None = None  # {values, sem (None if exact), exact, coalitions, v_empty, split}
+    # per search: {trials, fresh, items, stopped_early}; fresh = soups not already in the ledger,
+    # items = items generated for them (a raced soup counts only the items it was scored on)
+    cost: dict[str, dict[str, int]] = field(default_factory=dict)
+    racing: dict[str, Any] | None = None  # the racing settings when racing was on
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from soce_bo.analysis.paired import paired_comparison
 from soce_bo.analysis.shapley import plan_shapley, shapley_values
 from soce_bo.errors import ConfigError
 from soce_bo.evaluate.benchmark import Benchmark, Item
-from soce_bo.evaluate.racing import Incumbent, RacingEvaluator, RacingSettings
+from soce_bo.evaluate.racing import Incumbent, RacingEvaluator, RacingSettings, items_scored
 from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
 from soce_bo.evaluate.subset import round_robin_subset
 from soce_bo.recipe.build import build
@@ -134,7 +135,8 @@ class SoceRecipe:
 
     def search(self) -> None:
         """SoCE step 3: every selected strategy on the same servers, ledger and cache."""
-        racing = RacingSettings.from_config(OmegaConf.to_container(self.cfg.racing) if "racing" in self.cfg else None)
+        self.racing = racing = RacingSettings.from_config(
+            OmegaConf.to_container(self.cfg.racing) if "racing" in self.cfg else None)
         for key, node in self.strategy_cfgs.items():
             strategy = build(node, f"search.{key}", experts=self.experts, seed=int(self.cfg.seed))
             self.strategies[strategy.name] = strategy
@@ -211,6 +213,8 @@ class SoceRecipe:
             published=published_reference(cfg.pool),
             best_candidate=best_candidate,
             shapley=self.shapley_result,
+            cost={name: search_cost(search, len(self.select_items)) for name, search in self.searches.items()},
+            racing=asdict(self.racing) if self.racing.enabled else None,
         )
         results.final_soup = self._write_final_soup()
         results.comparisons = self._comparisons(best_candidate, results.final_soup)
@@ -480,6 +484,14 @@ def published_reference(pool_cfg: DictConfig) -> dict[str, Any] | None:
     out = {k: OmegaConf.to_container(pool_cfg[k], resolve=True) for k in ("published_overall", "paper_soce")
            if pool_cfg.get(k) is not None}
     return out or None
+
+
+def search_cost(search: SearchRun, n_items: int) -> dict[str, int]:
+    """What a search spent: trials, fresh evaluations, items generated, soups raced out early."""
+    fresh = [r for r in search.records if not r.cached]
+    return {"trials": len(search.records), "fresh": len(fresh),
+            "items": sum(items_scored(r.result, n_items) for r in fresh),
+            "stopped_early": sum(r.result.stopped_early for r in fresh)}
 
 
 def best_so_far(search: SearchRun) -> list[float]:

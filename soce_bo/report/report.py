@@ -76,6 +76,26 @@ def verdict(results: RunResults) -> list[str]:
     return lines
 
 
+def cost_section(results: RunResults) -> list[str]:
+    """What each search spent: fresh evaluations (soups not already in the ledger) and items generated."""
+    if not results.cost:
+        return []
+    n = results.benchmark.get("n_items", {}).get(results.splits["select"])
+    lines = ["## Cost of each search", ""]
+    if results.racing:
+        lines.append(f"Racing on (stages {', '.join(f'{s:g}' for s in results.racing['stages'])} of every "
+                     f"category's items, α = {results.racing['alpha']}): a soup significantly below its "
+                     "strategy's incumbent is stopped early and costs only the items it was scored on.")
+    else:
+        lines.append("Racing off: every fresh evaluation scores the whole split.")
+    lines += ["", f"| search | trials | fresh evaluations | stopped early | items generated | full-split items |",
+              "|---|---|---|---|---|---|"]
+    for name, c in results.cost.items():
+        full = c["fresh"] * n if n else "–"
+        lines.append(f"| {name} | {c['trials']} | {c['fresh']} | {c['stopped_early']} | {c['items']} | {full} |")
+    return [*lines, ""]
+
+
 def what_to_use(results: RunResults) -> list[str]:
     """The box at the top: which checkpoint to take, and how sure we are it is better."""
     fs = results.final_soup
@@ -179,6 +199,7 @@ def build_report(run_dir: str | Path) -> Path:
         rows = results.rows(split)
         if rows:
             md += [f"## Scores on {split}", *_score_table(rows, cats, obj), ""]
+    md += cost_section(results)
     md += shapley_section(results)
     md += published_section(results)
     if results.final_soup:
