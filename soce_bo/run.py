@@ -17,12 +17,29 @@ from soce_bo.recipe.soce import SoceRecipe, check_config, console
 from soce_bo.report.report import build_report
 
 
+LIBRARY_LOGGERS = ("ax", "botorch", "linear_operator", "gpytorch")
+
+
+def _not_library_chatter(record: logging.LogRecord) -> bool:
+    """Ax/BoTorch warnings (e.g. "2 trials requested but only 1 could be generated") are for the log."""
+    return record.levelno >= logging.ERROR or record.name.split(".")[0] not in LIBRARY_LOGGERS
+
+
 def quiet_console() -> None:
-    """The terminal shows progress, results and warnings; INFO lines (server command lines, start-up
-    times, library chatter) go only to the run's log file (Hydra's `<job>.log` beside `.hydra/`)."""
+    """The terminal shows progress, results and our warnings; INFO lines (server command lines, start-up
+    times) and the optimisation libraries' warnings go only to the run's log file (Hydra's `<job>.log`
+    beside `.hydra/`)."""
+    import ax.utils.common.logger  # noqa: F401 - creates Ax's root logger and its own stderr handler
+
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             handler.setLevel(logging.WARNING)
+            handler.addFilter(_not_library_chatter)
+    ax_root = logging.getLogger("ax")  # Ax prints through its own handler and does not propagate
+    for handler in list(ax_root.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            ax_root.removeHandler(handler)
+    ax_root.propagate = True  # -> the root logger: the log file keeps it, the filter keeps it off the console
 
 
 def precheck(cfg: DictConfig) -> None:
