@@ -1,8 +1,9 @@
 """Q3 search efficiency: every conf/search/ strategy on the tiny zoo and on synthetic objectives.
 
 Strategies are built exactly as the run builds them, `hydra.utils.instantiate` of
-conf/search/<name>.yaml (`soce_bo.search.configs.build_strategy`): bo/random/cmaes budget 20
-(BO's 20 include its K + 1 seeds: each expert alone and the uniform soup), greedy 2K - 1, grid
+conf/search/<name>.yaml (`soce_bo.search.configs.build_strategy`): bo/random/cmaes budget 20 fresh
+evaluations (every strategy gets each expert alone and the uniform soup free, as in a run:
+`run_search(free=...)`; BO fits them instead of seeding), greedy 2K - 1, grid
 the full SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6), uniform one soup.
 BO uses the CPU-cheap acquisition {raw_samples: 256, num_restarts: 8, n_burnin: 500,
 n_thinning: 4} (as conf/experiment/demo.yaml) and one torch thread; `bo` keeps the default
@@ -77,7 +78,7 @@ def make_strategy(name: str, experts: list[str], seed: int, budget: int = BUDGET
 
 
 def run_strategy(name: str, experts: list[str], seed: int, evaluator: Callable, truth: Callable, ledger: Ledger,
-                 budget: int = BUDGET, run_name: str | None = None) -> dict[str, Any]:
+                 budget: int = BUDGET, run_name: str | None = None, free: tuple = ()) -> dict[str, Any]:
     """One strategy run through `soce_bo.search.run_search` -> its trials as (weights, observed, true).
 
     `ledger` is shared by the runs that should share evaluations (its records are the cache, as in
@@ -86,13 +87,24 @@ def run_strategy(name: str, experts: list[str], seed: int, evaluator: Callable, 
     """
     t0 = time.perf_counter()
     strategy = make_strategy(name, experts, seed, budget, run_name)
-    run = run_search(strategy, [evaluator], ledger, state_dir=ledger.path.parent, progress=False)
+    run = run_search(strategy, [evaluator], ledger, state_dir=ledger.path.parent, progress=False, free=free)
     trials = []
-    for record in sorted(run.records, key=lambda r: r.trial):
+    for record in [*run.free, *sorted(run.records, key=lambda r: r.trial)]:
         obs = record.result.objective if not record.result.failed else math.nan
         trials.append({"weights": {k: v for k, v in record.weights.items() if v}, "observed": obs,
                        "true": truth(record.weights)})
-    return {"strategy": name, "seed": seed, "trials": trials, "seconds": time.perf_counter() - t0}
+    return {"strategy": name, "seed": seed, "trials": trials, "seconds": time.perf_counter() - t0,
+            "free": len(run.free), "fresh": run.fresh, "total": run.total}
+
+
+def free_points(experts: list[str], evaluator: Callable, ledger: Ledger) -> tuple:
+    """What a run has before its search: each expert alone and the uniform soup (every strategy gets them)."""
+    from soce_bo.search.fixed import FixedPoints
+    from soce_bo.search.uniform import UniformSoup
+
+    alone = run_search(FixedPoints.vertices(experts), [evaluator], ledger, progress=False)
+    uni = run_search(UniformSoup(experts, name="uniform_all"), [evaluator], ledger, progress=False)
+    return tuple(r for r in [*alone.records, *uni.records] if r.result.complete)
 
 
 def fresh_evaluations(ledger: Ledger) -> int:
@@ -123,14 +135,6 @@ def evals_to_reach(best_true: list[float], target: float) -> int | None:
     return next((i + 1 for i, v in enumerate(best_true) if v >= target - 1e-12), None)
 
 
-def first_weights(name: str, runs: dict[str, dict]) -> list[dict]:
-    """BO's seed trials (the experts alone + uniform): on faces by construction, not by choice."""
-    if strategies()[name][0] != "bo":
-        return []
-    k = len({e for t in runs[name]["trials"] for e in t["weights"]})
-    return runs[name]["trials"][:k + 1]
-
-
 def on_face_fraction(trials: list[dict], skip: int = 0) -> float | None:
     """Share of trials with some expert at weight 0 (a face of the simplex), after `skip` trials."""
     experts = {e for t in trials for e in t["weights"]}
@@ -144,18 +148,20 @@ def score_problem(runs: dict[str, dict], grid_best: float, tols: Mapping[str, fl
     """Per-strategy reach/incumbent numbers of one problem (one K and seed)."""
     out: dict[str, Any] = {"grid_best_true": grid_best, "tol": dict(tols), "strategies": {}}
     for name, run in runs.items():
-        c = curves(run["trials"])
+        c = curves(run["trials"])  # the free points first: every curve starts at the free incumbent
         n = len(run["trials"])
-        at20 = min(BUDGET, n) - 1
+        at20 = min(run["free"] + BUDGET, n) - 1
         out["strategies"][name] = {
             "n_trials": n,
+            "fresh_evaluations": run["fresh"],
+            "total_evaluations": run["total"],
             "evals_to_reach": {t: evals_to_reach(c["best_true"], grid_best - tol) for t, tol in tols.items()},
             "incumbent_true_final": c["incumbent_true"][-1],
             "incumbent_true_at_20": c["incumbent_true"][at20],
             "best_true_final": c["best_true"][-1],
             "curves": c,
             "seconds": run["seconds"],
-            "on_face_fraction": on_face_fraction(run["trials"], skip=len(first_weights(name, runs))),
+            "on_face_fraction": on_face_fraction(run["trials"], skip=run["free"]),
             "trials": run["trials"],
         }
     s = out["strategies"]
@@ -186,7 +192,9 @@ def synthetic_problem(k: int, seed: int, budget: int = BUDGET) -> dict[str, Any]
     fn = simplex_problem(k, seed)
     with tempfile.TemporaryDirectory(prefix=f"soce_bench_k{k}_s{seed}_") as tmp:
         ledger = Ledger(Path(tmp) / "ledger.jsonl")
-        runs = {name: run_strategy(name, fn.experts, seed, fn, fn.true_value, ledger, budget) for name in strategies()}
+        free = free_points(fn.experts, fn, ledger)
+        runs = {name: run_strategy(name, fn.experts, seed, fn, fn.true_value, ledger, budget, free=free)
+                for name in strategies()}
         fresh = fresh_evaluations(ledger)
     grid_pts = [t["weights"] for t in runs["grid"]["trials"]]
     best_grid = max(grid_pts, key=fn.true_value)
@@ -236,8 +244,11 @@ def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[
         def truth(weights: Mapping[str, float]) -> float:
             return observed(ledger)[weights_key(weights)].objective  # deterministic dev score
 
+        free = free_points(experts, evaluator, ledger)
+
         def run(name: str, seed: int, budget: int = BUDGET) -> dict[str, Any]:
-            return run_strategy(name, experts, seed, evaluator, truth, ledger, budget, run_name=f"{name}_s{seed}")
+            return run_strategy(name, experts, seed, evaluator, truth, ledger, budget, run_name=f"{name}_s{seed}",
+                                free=free)
 
         # deterministic plans run once; the grid's seed only orders it (later seeds replay from the cache)
         fixed = [name for name, (config, _) in strategies().items() if config in ("grid", "greedy", "uniform")]
@@ -366,7 +377,7 @@ def main(argv: list[str] | None = None) -> Path:
     single_thread_torch()
     started = time.time()
     ks, seeds, zoo_seeds = ([3], [0], []) if args.quick else ([3, 4, 6], list(range(10)), [0, 1, 2])
-    budget = 8 if args.quick else BUDGET  # quick: a smoke run (BO: 4 seeds + 4 GP suggestions)
+    budget = 8 if args.quick else BUDGET  # quick: a smoke run (8 fresh evaluations per strategy)
     if args.quick:
         args.workers = 1
     if args.no_zoo:

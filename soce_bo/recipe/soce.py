@@ -137,10 +137,13 @@ class SoceRecipe:
         """SoCE step 3: every selected strategy on the same servers, ledger and cache."""
         self.racing = racing = RacingSettings.from_config(
             OmegaConf.to_container(self.cfg.racing) if "racing" in self.cfg else None)
+        # the experts' uniform soup first, so every strategy gets the same free points (_free_points)
+        self._search(UniformSoup(self.experts, name="uniform_experts"))
         for key, node in self.strategy_cfgs.items():
             strategy = build(node, f"search.{key}", experts=self.experts, seed=int(self.cfg.seed))
             self.strategies[strategy.name] = strategy
-            self.searches[strategy.name] = self._search(strategy, self._racing(racing) if racing.enabled else None)
+            self.searches[strategy.name] = self._search(strategy, self._racing(racing) if racing.enabled else None,
+                                                        free=self._free_points())
 
     def shapley(self) -> None:
         """Post-hoc: each candidate's Shapley value, v(S) = dev score of the uniform soup of S."""
@@ -249,8 +252,20 @@ class SoceRecipe:
                 incumbent.offer(record.result)
         return [RacingEvaluator(e, settings, incumbent) for e in self.select_eval]
 
-    def _search(self, strategy: Any, evaluators: Sequence[Any] | None = None) -> SearchRun:
-        return run_search(strategy, evaluators or self.select_eval, self.ledgers[0], state_dir=self.run_dir)
+    def _search(self, strategy: Any, evaluators: Sequence[Any] | None = None,
+                free: Sequence[Any] = ()) -> SearchRun:
+        return run_search(strategy, evaluators or self.select_eval, self.ledgers[0], state_dir=self.run_dir,
+                          free=free)
+
+    def _free_points(self) -> list[Any]:
+        """What every strategy gets for free: each expert alone and the experts' uniform soup, if scored."""
+        wanted = {weights_key(vertex(self.experts, e)) for e in self.experts} | {weights_key(uniform(self.experts))}
+        free: dict[Any, Any] = {}
+        for record in self.ledgers[0].records:  # the first complete record of each such soup
+            key = weights_key(record.weights)
+            if key in wanted and key not in free and record.result.complete:
+                free[key] = record
+        return list(free.values())
 
     # ---- helpers ------------------------------------------------------------------------------
     def _open_ledgers(self, pool_id: dict[str, Any]) -> tuple[Ledger, Ledger]:

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from soce_bo.values import CategoryScore, TrialResult, Weights
 
-__all__ = ["CategoryScore", "Evaluator", "Strategy", "SupportsSnapshot", "TrialResult", "Weights"]
+__all__ = ["CategoryScore", "Evaluator", "Strategy", "SupportsPrior", "SupportsSnapshot", "TrialResult", "Weights"]
 
 
 class Evaluator(Protocol):
@@ -27,19 +27,41 @@ class Strategy(Protocol):
     """Ask/tell search over soup weights.
 
     `suggest(n)` returns at most n new weight dicts (fewer while a sequential strategy waits for
-    results, [] once finished); `observe` is called exactly once per suggestion, in completion
-    order, and also to replay trials from a ledger on resume -- so it must accept weights it
-    did not suggest in this process. `budget` counts observed trials, cached ones included.
+    results, [] once finished), never a soup it has already suggested or been given as prior
+    information (`weights_key` identity); `observe` is called exactly once per suggestion, in
+    completion order, and also to replay trials from a ledger on resume -- so it must accept
+    weights it did not suggest in this process.
+
+    `budget` = fresh evaluations the strategy may spend: soups not already in the run's ledger
+    (cache hits are free). `run_search` enforces it -- it never asks for more suggestions than
+    budget - fresh done - fresh in flight. For ask/tell by hand, `done()` is also true after
+    `budget` trials of the strategy's own (prior soups excluded; strategies whose plan sets their
+    size -- grid, greedy, uniform, random -- when the plan is done). Since no strategy proposes a
+    soup it already has, the two counts differ only when another strategy evaluated the very
+    same weights. `None` = no limit but the plan's.
     """
 
     name: str
-    budget: int
+    budget: int | None
 
     def suggest(self, n: int) -> list[Weights]: ...
 
     def observe(self, weights: Weights, result: TrialResult) -> None: ...
 
     def done(self) -> bool: ...
+
+
+@runtime_checkable
+class SupportsPrior(Protocol):
+    """Optional: strategies that learn from soups evaluated before they start (free information).
+
+    In a run these are the candidates alone (simplex vertices) and the uniform soup, already in
+    the ledger: `run_search(..., free=...)` hands each to `prior` before the strategy's own
+    trials are replayed or suggested. A prior soup is never suggested again and costs no budget;
+    BO fits its surrogate to them (they replace its own seeds), CMA-ES and random only skip them.
+    """
+
+    def prior(self, weights: Weights, result: TrialResult) -> None: ...
 
 
 @runtime_checkable

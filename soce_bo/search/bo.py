@@ -10,14 +10,25 @@ the GP sees K-1 inputs (the last expert is implicit). The derived weight can com
 -1e-9, so every suggestion is clipped and renormalised and those weights -- the ones actually
 merged and recorded -- are what we attach and match results to.
 
-Seeds: the K experts alone (simplex vertices) and the uniform soup are suggested first, like
-any trial, and attached to Ax only when their result is observed (attach_trial +
-complete_trial). With m > 0 the vertices lie outside the search box; Ax's adapter expands its
-model space to cover them, so they still train the GP, while candidates come from the box. In a
-run they are already in the scheduler's cache (the "expert" and "uniform" trials), so they cost
-no evaluation; they do count toward `budget`, which is the number of trials this strategy
-observes. Ax then generates straight from the GP (`sobol_trials` extra quasi-random points
-first, 0 by default).
+Prior information and seeds: soups evaluated before BO starts (`prior`: in a run the candidates
+alone = simplex vertices, and the uniform soup) are attached to Ax with their scores and cost no
+budget. Any of the K vertices + uniform not given that way is suggested first as a seed (a fresh
+evaluation). With m > 0 the vertices lie outside the search box; Ax's adapter expands its model
+space to cover them, so they still train the GP, while candidates come from the box. Ax then
+generates straight from the GP (`sobol_trials` extra quasi-random points first, 0 by default).
+`budget` counts fresh evaluations: `run_search` enforces it; BO also stops after `budget` trials
+of its own (prior soups excluded) for hand-driven ask/tell -- the two agree because BO never
+proposes a soup it already has, so none of its trials is a cache hit unless another strategy
+evaluated the very same weights.
+
+No repeats: a generated soup within `min_distance` (max-norm) of a soup BO already has (observed,
+prior or pending) is marked ABANDONED in Ax -- Ax then treats it as pending, so the next draw moves
+away -- and generation is retried; after 3 tries a seeded random point of the box is used.
+
+Model (`model`): "scalar" fits one GP to the objective; "per_category" fits one GP per category
+metric (cat_<name>) and maximises their linear combination (an Ax scalarised objective: the
+macro mean 1/C each, or the micro mean n_c/N, detected from the first result), so the surrogate
+learns which expert drives which category, and the candidates' per-category scores inform it.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from ax import Client, RangeParameterConfig
 from ax.api.configs import DerivedParameterConfig
@@ -47,6 +59,8 @@ from soce_bo.search.simplex import WeightsKey, check_budget, check_experts, to_s
 log = logging.getLogger(__name__)
 OBJECTIVE = "objective"
 ACQF_KEYS = ("raw_samples", "num_restarts", "n_burnin", "n_thinning")
+MODELS = ("scalar", "per_category")
+GEN_TRIES = 3  # Ax generations per suggestion before a random point replaces a repeat
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ class BayesOpt:
 
     Args:
         experts: model names; weight i of a suggestion belongs to experts[i].
-        budget: trials observed by this strategy, the K + 1 seeds included (>= K + 1).
+        budget: fresh evaluations (run_search enforces it; prior soups are free, seeds are not).
         seed: Ax random seed (same seed and data -> same candidates on CPU).
         sobol_trials: quasi-random points after the seeds before the GP takes over (0 for >= 8
             experts: Ax 1.3.1's polytope sampler gets stuck at a seeded vertex there).
@@ -93,18 +107,28 @@ class BayesOpt:
             (None = Ax defaults 1024 / 20 / 10000 / 32). The hit-and-run sampler for the
             sum <= 1 constraint dominates a step; {raw_samples: 256, num_restarts: 8, n_burnin:
             500, n_thinning: 4} is ~6x faster at K = 3.
+        model: "scalar" (one GP on the objective) or "per_category" (one GP per category,
+            objective = their mean; see the module docstring).
+        min_distance: a suggestion closer than this (max |w_i - w'_i|) to a known soup is a repeat.
     """
 
     def __init__(self, experts: Sequence[str], budget: int = 20, seed: int = 0, name: str = "bo",
                  sobol_trials: int = 0, floors: Mapping[str, float] | None = None, noise: str = "binomial",
                  method: str = "fast", torch_threads: int = 1, acqf: Mapping[str, int] | None = None,
-                 min_weight: float = 0.1) -> None:
+                 min_weight: float = 0.1, model: str = "scalar", min_distance: float = 1e-3) -> None:
         self.name = name
         self.experts = check_experts(experts, name)
         k = len(self.experts)
         if k < 2:
             raise ConfigError(f"search.{name}: Bayesian optimisation needs at least 2 experts, got {self.experts}")
-        check_budget(budget, name, minimum=k + 1)
+        check_budget(budget, name)
+        if model not in MODELS:
+            raise ConfigError(f"search.{name}.model must be one of {MODELS}, got {model!r}")
+        if model == "per_category" and floors:
+            raise ConfigError(f"search.{name}: floors need model: scalar (per-category metrics are the objective)")
+        if not 0.0 <= min_distance < 0.5:
+            raise ConfigError(f"search.{name}.min_distance must be in [0, 0.5), got {min_distance}")
+        self.model, self.min_distance = model, float(min_distance)
         if noise not in ("binomial", "inferred"):
             raise ConfigError(f"search.{name}.noise must be 'binomial' or 'inferred', got {noise!r}")
         if sobol_trials < 0 or (k >= 8 and sobol_trials > 0):
@@ -122,10 +146,13 @@ class BayesOpt:
         self._settings = dict(method=method, sobol_trials=sobol_trials, floors=self.floors, acqf=self._acqf)
         if self.min_weight:  # only when set: snapshots of runs without it stay adoptable
             self._settings["min_weight"] = self.min_weight
+        if model != "scalar":
+            self._settings["model"] = model
         torch.set_num_threads(torch_threads)
         self._params = [f"w{i}" for i in range(k)]
         self._seeds = [vertex(self.experts, e) for e in self.experts] + [uniform(self.experts)]
         self._seed_keys = {weights_key(w) for w in self._seeds}
+        self._rng = np.random.default_rng([seed, 7_202_613])
         self._client = self._new_client()
         self._reset_bookkeeping()
 
@@ -146,10 +173,11 @@ class BayesOpt:
         constraints = [" + ".join(free) + f" <= {1.0 - lo!r}"] if len(free) > 1 else None
         client.configure_experiment(parameters=params, parameter_constraints=constraints, name=self.name,
                                     description=self._description())
-        client.configure_optimization(
-            objective=OBJECTIVE,
-            outcome_constraints=[f"{category_metric(c)} >= {v}" for c, v in self.floors.items()] or None,
-        )
+        if self.model == "scalar":
+            client.configure_optimization(
+                objective=OBJECTIVE,
+                outcome_constraints=[f"{category_metric(c)} >= {v}" for c, v in self.floors.items()] or None,
+            )
         n_seeds = len(self._seeds)
         client.configure_generation_strategy(
             method=self._settings["method"],
@@ -169,11 +197,51 @@ class BayesOpt:
 
     def _reset_bookkeeping(self) -> None:
         self.n_observed = 0
+        self.n_prior = 0
+        self.n_replaced = 0  # generated repeats replaced by another soup
         self._seeds_issued: set[WeightsKey] = set()
         self._seeds_done: set[WeightsKey] = set()
         self._pending: dict[WeightsKey, list[int]] = {}  # Ax RUNNING trials by weights
         self._requeue: list[Weights] = []  # RUNNING trials found in a snapshot: hand out again
+        self._known: dict[WeightsKey, np.ndarray] = {}  # every soup BO has (observed, prior, pending)
         self._exhausted = False
+
+    # ---- objective over categories (model: per_category) --------------------------------------
+    def _configured(self) -> bool:
+        return self._client._experiment.optimization_config is not None
+
+    def _configure_per_category(self, result: TrialResult) -> None:
+        """Objective = linear combination of cat_<c>: the macro (or micro) mean the results report."""
+        cats = sorted(result.per_category)
+        if not cats:
+            raise ConfigError(f"search.{self.name}.model=per_category needs per-category scores; the result has none")
+        acc = np.array([result.per_category[c].accuracy for c in cats])
+        n = np.array([result.per_category[c].n for c in cats], dtype=float)
+        if abs(acc.mean() - result.objective) < 1e-6:
+            coef = np.full(len(cats), 1.0 / len(cats))
+        elif n.sum() > 0 and abs((acc * n).sum() / n.sum() - result.objective) < 1e-6:
+            coef = n / n.sum()
+        else:
+            raise ConfigError(f"search.{self.name}.model=per_category: the objective {result.objective:.6g} is "
+                              "neither the macro nor the micro mean of the per-category scores; use model: scalar")
+        self._cat_coef = dict(zip(cats, coef.tolist(), strict=True))
+        expr = " + ".join(f"{c!r}*{category_metric(cat)}" for cat, c in self._cat_coef.items())
+        self._client.configure_optimization(objective=expr)
+        quiet_ax()
+
+    def _objective_from(self, outcome: Mapping[str, tuple[float, float]]) -> tuple[float, float]:
+        """(mean, variance) of the objective from Ax's per-metric (mean, variance) outcome."""
+        if self.model == "scalar":
+            return outcome[OBJECTIVE]
+        coef = self._category_coefficients()
+        mean = sum(c * float(outcome[m][0]) for m, c in coef.items())
+        var = sum(c * c * float(outcome[m][1]) for m, c in coef.items())
+        return mean, var
+
+    def _category_coefficients(self) -> dict[str, float]:
+        """Metric name -> coefficient of the configured per-category objective."""
+        objective = self._client._experiment.optimization_config.objective
+        return {name: float(w) for name, w in objective.metric_weights}
 
     def _to_params(self, weights: Weights) -> dict[str, float]:
         free = [max(0.0, float(weights.get(e, 0.0))) for e in self.experts[:-1]]
@@ -192,32 +260,84 @@ class BayesOpt:
         return len(self._seeds_issued - self._seeds_done) + sum(map(len, self._pending.values()))
 
     def suggest(self, n: int) -> list[Weights]:
+        """Up to n distinct new soups (batch: Ax treats the RUNNING ones as pending)."""
         if n <= 0 or self.done():
             return []
-        out = [self._requeue.pop(0) for _ in range(min(n, len(self._requeue)))]  # already counted
-        room = min(n - len(out), self.budget - self.n_observed - self._n_pending())
-        if room <= 0:
-            return out
+        out = [self._requeue.pop(0) for _ in range(min(n, len(self._requeue)))]  # already pending
+        n = len(out) + min(n - len(out), self.budget - self.n_observed - self._n_pending())
         for w in self._seeds:
             key = weights_key(w)
-            if room > 0 and key not in self._seeds_issued and key not in self._seeds_done:
+            if len(out) < n and key not in self._seeds_issued and key not in self._seeds_done \
+                    and not self._is_known(w):
                 self._seeds_issued.add(key)
+                self._remember(w)
                 out.append(dict(w))
-                room -= 1
-        if out or self._seed_keys - self._seeds_done:
+        if out or self._seeds_issued - self._seeds_done:
             return out  # GP generation waits until every seed has a result
-        try:
-            trials = self._client.get_next_trials(max_trials=room)
-        except (DataRequiredError, SearchSpaceExhausted) as err:
-            if not self._n_pending():
-                log.warning("%s: Ax cannot generate more trials (%s); stopping early", self.name, err)
-                self._exhausted = True
-            return []
-        for index, params in trials.items():
-            weights = self._to_weights(params)
-            self._pending.setdefault(weights_key(weights), []).append(index)
-            out.append(weights)
+        while len(out) < n:
+            new = self._generate(n - len(out))
+            if not new:
+                break
+            out += new
         return out
+
+    def _generate(self, room: int) -> list[Weights]:
+        """Ax's next trials, a repeat (within min_distance of a known soup) abandoned and redrawn."""
+        for _ in range(GEN_TRIES):
+            try:
+                trials = self._client.get_next_trials(max_trials=room)
+            except (DataRequiredError, SearchSpaceExhausted) as err:
+                if not self._n_pending():
+                    log.warning("%s: Ax cannot generate more trials (%s); stopping early", self.name, err)
+                    self._exhausted = True
+                return []
+            out, repeats = [], 0
+            for index, params in trials.items():
+                weights = self._to_weights(params)
+                if self._is_known(weights):
+                    self._client.mark_trial_abandoned(index)  # pending for Ax: the next draw avoids it
+                    repeats += 1
+                    continue
+                self._pending.setdefault(weights_key(weights), []).append(index)
+                self._remember(weights)
+                out.append(weights)
+            if out or not trials:
+                return out
+            self.n_replaced += repeats
+        return [self._random_box_point()]
+
+    def _random_box_point(self) -> Weights:
+        """A seeded Dirichlet draw scaled into the min_weight box, attached as a RUNNING trial."""
+        k, lo = len(self.experts), self.min_weight
+        for _ in range(1000):
+            weights = to_simplex(self.experts, lo + (1.0 - k * lo) * self._rng.dirichlet(np.ones(k)))
+            if not self._is_known(weights):
+                break
+        self.n_replaced += 1
+        index = self._attach(weights)
+        self._pending.setdefault(weights_key(weights), []).append(index)
+        self._remember(weights)
+        return weights
+
+    def _vector(self, weights: Mapping[str, float]) -> np.ndarray:
+        return np.array([float(weights.get(e, 0.0)) for e in self.experts])
+
+    def _remember(self, weights: Mapping[str, float]) -> None:
+        self._known[weights_key(weights)] = self._vector(weights)
+
+    def _is_known(self, weights: Mapping[str, float]) -> bool:
+        """Same soup (weights_key) as, or within min_distance (max-norm) of, one BO already has."""
+        if weights_key(weights) in self._known:
+            return True
+        if not self._known or self.min_distance <= 0:
+            return False
+        known = np.stack(list(self._known.values()))
+        return bool((np.abs(known - self._vector(weights)).max(axis=1) < self.min_distance).any())
+
+    def prior(self, weights: Weights, result: TrialResult) -> None:
+        """A soup evaluated before BO started (free): fitted like a trial, never suggested."""
+        self._tell(self._attach(weights), weights, result)
+        self.n_prior += 1
 
     def observe(self, weights: Weights, result: TrialResult) -> None:
         key = weights_key(weights)
@@ -227,14 +347,21 @@ class BayesOpt:
                 del self._pending[key]
         else:  # a seed, or a trial replayed from the ledger
             index = self._attach(weights)
+        self._tell(index, weights, result)
+        self.n_observed += 1
+
+    def _tell(self, index: int, weights: Weights, result: TrialResult) -> None:
+        key = weights_key(weights)
+        self._remember(weights)
         if key in self._seed_keys:
             self._seeds_done.add(key)
             self._seeds_issued.discard(key)
         if result.failed or not math.isfinite(result.objective):
             self._client.mark_trial_failed(index, failed_reason=result.error or "no objective")
-        else:
-            self._client.complete_trial(index, raw_data=self._raw_data(result))
-        self.n_observed += 1
+            return
+        if self.model == "per_category" and not self._configured():
+            self._configure_per_category(result)
+        self._client.complete_trial(index, raw_data=self._raw_data(result))
 
     def _attach(self, weights: Weights) -> int:
         """Add an observed soup as a RUNNING Ax trial, also when it lies outside the min_weight box.
@@ -261,6 +388,16 @@ class BayesOpt:
             usable = self.noise == "binomial" and math.isfinite(sem)
             return (float(mean), float(sem)) if usable else float(mean)
 
+        if self.model == "per_category":
+            data = {}
+            for metric in self._category_coefficients():
+                cat = next((c for c in result.per_category if category_metric(c) == metric), None)
+                if cat is None:
+                    raise ConfigError(f"search.{self.name}: a trial result lacks category metric {metric} "
+                                      f"(it has {sorted(result.per_category)})")
+                score = result.per_category[cat]
+                data[metric] = value(score.accuracy, score.sem)
+            return data
         data = {OBJECTIVE: value(result.objective, result.sem)}
         for cat in self.floors:
             if cat not in result.per_category:
@@ -271,6 +408,7 @@ class BayesOpt:
         return data
 
     def done(self) -> bool:
+        """`budget` own trials observed (prior soups excluded), or Ax cannot generate any more."""
         return self.n_observed >= self.budget or (self._exhausted and not self._n_pending())
 
     # ---- results for the report -----------------------------------------------------------
@@ -281,7 +419,7 @@ class BayesOpt:
         except (UnsupportedError, ValueError, KeyError) as err:
             log.warning("%s: no best point (%s)", self.name, err)
             return None
-        mean, variance = outcome[OBJECTIVE]
+        mean, variance = self._objective_from(outcome)
         return BestPoint(weights=self._to_weights(params), objective=float(mean),
                          sem=math.sqrt(max(float(variance), 0.0)), trial_index=int(index))
 
@@ -294,7 +432,8 @@ class BayesOpt:
             out = self._client.predict([self._to_params(w) for w in weights_list])
         except UnsupportedError as err:
             raise RuntimeError(f"{self.name}: no surrogate model yet ({err})") from None
-        return [(float(p[OBJECTIVE][0]), float(p[OBJECTIVE][1])) for p in out]
+        variances = ({m: (mean, sem**2) for m, (mean, sem) in p.items()} for p in out)  # Ax gives (mean, SEM)
+        return [(float(m), math.sqrt(max(float(v), 0.0))) for m, v in map(self._objective_from, variances)]
 
     # ---- resume ---------------------------------------------------------------------------
     def snapshot(self, path: Path) -> None:
@@ -306,7 +445,8 @@ class BayesOpt:
         """Adopt the snapshot if its finished trials are (a sub-multiset of) the ledger's.
 
         Ledger trials the snapshot lacks (killed between ledger write and snapshot) are then
-        observed on top; RUNNING trials of the snapshot are handed out again first.
+        observed on top; RUNNING trials of the snapshot are handed out again first. `completed`
+        starts with the prior soups (run_search passes them first), which the snapshot holds too.
         """
         try:
             client = Client.load_from_json_file(str(path))
@@ -333,8 +473,12 @@ class BayesOpt:
         client._random_seed = self.seed  # Ax's JSON snapshot does not store the seed
         quiet_ax()
         self._client = client
+        n_prior = self.n_prior
         self._reset_bookkeeping()
-        self.n_observed = sum(finished.values())
+        self.n_prior = n_prior
+        for trial in experiment.trials.values():  # abandoned repeats too: never suggested again
+            self._remember(self._to_weights(trial.arm.parameters))
+        self.n_observed = sum(finished.values()) - n_prior
         self._seeds_done = {k for k in self._seed_keys if finished[k]}
         for index, weights in running:
             self._pending.setdefault(weights_key(weights), []).append(index)

@@ -4,7 +4,9 @@ Ingredients are sorted by their own dev score (each model alone, i.e. the simple
 free in a run, because the expert trials are cached); starting from the best one, each next
 ingredient is kept if the uniform soup of the kept set plus it scores >= the current best
 (">=" as in the original recipe). At most 2K - 1 trials: K vertices, then K - 1 candidates,
-one at a time (each decision needs the previous result).
+one at a time (each decision needs the previous result). A step whose soup is already known
+(prior information: the candidates alone and the uniform soup are free in a run) takes the known
+score instead of proposing it again.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class GreedySoup:
         self.kept: list[str] = []
         self.best_objective = -math.inf
         self.n_observed = 0
+        self._known: dict[WeightsKey, float] = {}  # prior information: soup -> objective
 
     def _candidate(self) -> Weights:
         """Uniform soup of the kept ingredients plus the one under test, zeros elsewhere."""
@@ -71,26 +74,47 @@ class GreedySoup:
 
     def observe(self, weights: Weights, result: TrialResult) -> None:
         key = weights_key(weights)
-        score = -math.inf if result.failed or math.isnan(result.objective) else result.objective
         if not self._order:
-            solo = [e for e in self.experts if key == weights_key(vertex(self.experts, e))]
-            if not solo:
+            if not any(key == weights_key(vertex(self.experts, e)) for e in self.experts):
                 raise self._mismatch(weights)
-            self._solo[solo[0]] = score
+        elif key != weights_key(self._candidate()):
+            raise self._mismatch(weights)
+        self._record(key, _score(result))
+        self._issued.discard(key)
+        self.n_observed += 1
+        self._settle()
+
+    def prior(self, weights: Weights, result: TrialResult) -> None:
+        """A soup known from elsewhere: a vertex fills in an expert's solo score, any other may be a later step."""
+        key = weights_key(weights)
+        self._known[key] = _score(result)
+        if not self._order and any(key == weights_key(vertex(self.experts, e)) for e in self.experts):
+            self._record(key, self._known[key])
+        self._settle()
+
+    def _record(self, key: WeightsKey, score: float) -> None:
+        """One step's result: an expert's solo score (phase 1) or the keep/drop decision (phase 2)."""
+        if not self._order:
+            solo = next(e for e in self.experts if key == weights_key(vertex(self.experts, e)))
+            self._solo[solo] = score
             if len(self._solo) == len(self.experts):
                 # best first; equal scores keep the expert list order (sorted() is stable)
                 self._order = sorted(self.experts, key=lambda e: -self._solo[e])
                 self.kept = [self._order[0]]
                 self.best_objective = self._solo[self._order[0]]
         else:
-            if key != weights_key(self._candidate()):
-                raise self._mismatch(weights)
             if score >= self.best_objective and score > -math.inf:
                 self.kept.append(self._order[self._next])
                 self.best_objective = score
             self._next += 1
-        self._issued.discard(key)
-        self.n_observed += 1
+
+    def _settle(self) -> None:
+        """Take every next phase-2 step whose soup is already known, without proposing it."""
+        while self._order and not self.done():
+            key = weights_key(self._candidate())
+            if key in self._issued or key not in self._known:
+                return
+            self._record(key, self._known[key])
 
     def _mismatch(self, weights: Weights) -> ConfigError:
         return ConfigError(f"search.{self.name}: trial weights {weights} are not the next greedy step -- "
@@ -99,3 +123,7 @@ class GreedySoup:
     def done(self) -> bool:
         finished = bool(self._order) and self._next >= len(self._order)
         return finished or self.n_observed >= self.budget
+
+
+def _score(result: TrialResult) -> float:
+    return -math.inf if result.failed or math.isnan(result.objective) else result.objective

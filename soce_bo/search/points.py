@@ -55,6 +55,14 @@ class PointQueue:
         self._observed.add(key)
         self._issued.discard(key)
 
+    def skip(self, weights: Weights) -> bool:
+        """Drop a planned point known from elsewhere (prior information); False if not in the plan."""
+        key = weights_key(weights)
+        if key not in self._keys or key in self._issued:
+            return False
+        self._observed.add(key)
+        return True
+
     @property
     def n_observed(self) -> int:
         return len(self._observed)
@@ -67,7 +75,8 @@ class PlannedSearch:
     """Ask/tell over a plan known up front: hand out the points in order, done once all have results.
 
     `budget` is the number of distinct points (a repeated soup would be a wasted trial).
-    Subclasses compute the points and call `super().__init__(name, points)`.
+    Subclasses compute the points and call `super().__init__(name, points)`. A planned point
+    given as prior information (e.g. the uniform soup, free in a run) is skipped, not re-proposed.
     """
 
     def __init__(self, name: str, points: Sequence[Weights]) -> None:
@@ -80,6 +89,9 @@ class PlannedSearch:
 
     def observe(self, weights: Weights, result: TrialResult) -> None:
         self._queue.mark(weights)
+
+    def prior(self, weights: Weights, result: TrialResult) -> None:
+        self._queue.skip(weights)
 
     def done(self) -> bool:
         return self._queue.finished()

@@ -7,6 +7,12 @@ Identical soups (`weights_key`) are never evaluated twice in a run: results alre
 ledger (any strategy) are reused, and a suggestion identical to one in flight waits for it.
 Resume = the same call on the same ledger: the strategy's past trials are replayed into the
 fresh strategy (or, for BO, its Ax snapshot is adopted when it agrees with the ledger).
+
+Budgets count fresh evaluations only (soups not already in the ledger): a cache hit is free, a
+failed evaluation is not. Free information (`free`: soups evaluated before the strategy starts,
+in a run the candidates alone and the uniform soup) goes to strategies that take a prior
+(`SupportsPrior`) and is part of `SearchRun.best()`, so every strategy returns a soup at least as
+good as the free incumbent.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from soce_bo.errors import SoceError
-from soce_bo.search.base import Evaluator, Strategy, SupportsSnapshot, TrialResult, Weights
+from soce_bo.search.base import Evaluator, Strategy, SupportsPrior, SupportsSnapshot, TrialResult, Weights
 from soce_bo.search.ledger import Ledger, TrialRecord, now
 from soce_bo.search.simplex import WeightsKey, weights_key
 
@@ -31,18 +37,37 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SearchRun:
-    """What `run_search` did: the strategy's trials (replayed + new) and how it resumed."""
+    """What `run_search` did: the strategy's trials (replayed + new), its free information, how it resumed.
+
+    `evaluated` / `reused` count this call only; `fresh` and `total` the whole strategy run.
+    """
 
     strategy: str
     records: list[TrialRecord]
     resumed_from: str  # "none", "ledger" or "snapshot"
     evaluated: int  # fresh evaluations in this call
     reused: int  # results taken from the cache in this call
+    free: tuple[TrialRecord, ...] = ()  # evaluated before the strategy started (prior information)
+
+    @property
+    def fresh(self) -> int:
+        """Evaluations this strategy spent (resumed ones included): its records not served by the cache."""
+        return sum(1 for r in self.records if not r.cached)
+
+    @property
+    def total(self) -> int:
+        """Every result the strategy saw: free information + its own trials (cached ones included)."""
+        return len(self.free) + len(self.records)
 
     def best(self) -> TrialRecord | None:
-        """Best observed (not model-predicted) trial; ties go to the earlier trial."""
-        ok = [r for r in self.records if not r.result.failed and math.isfinite(r.result.objective)]
-        return max(ok, key=lambda r: (r.result.objective, -r.trial)) if ok else None
+        """Best observed (not model-predicted) soup among the free information and the strategy's trials.
+
+        Only complete results count: a soup racing stopped early is an estimate on a subset, known to be
+        below the incumbent. Ties go to the earlier one (free information first).
+        """
+        ranked = [(r.result.objective, -i, r) for i, r in enumerate([*self.free, *self.records])
+                  if r.result.complete and math.isfinite(r.result.objective)]
+        return max(ranked, key=lambda t: t[:2])[2] if ranked else None
 
 
 def _evaluate(evaluator: Evaluator, weights: Weights) -> tuple[TrialResult, float]:
@@ -56,12 +81,16 @@ def _evaluate(evaluator: Evaluator, weights: Weights) -> tuple[TrialResult, floa
     return result, time.perf_counter() - t0
 
 
-def _resume(strategy: Strategy, past: list[TrialRecord], state: Path | None) -> str:
+def _resume(strategy: Strategy, past: list[TrialRecord], free: Sequence[TrialRecord], state: Path | None) -> str:
+    """Hand the free information to the strategy, then replay its past trials (or adopt its snapshot)."""
+    priors = [(r.weights, r.result) for r in free] if isinstance(strategy, SupportsPrior) else []
+    for weights, result in priors:
+        strategy.prior(weights, result)
     if not past:
         return "none"
     completed = [(r.weights, r.result) for r in past]
     if state is not None and state.exists() and isinstance(strategy, SupportsSnapshot):
-        if strategy.restore(state, completed):
+        if strategy.restore(state, priors + completed):
             return "snapshot"
     for weights, result in completed:
         strategy.observe(weights, result)
@@ -75,6 +104,8 @@ def run_search(
     state_dir: str | Path | None = None,
     progress: bool = True,
     max_consecutive_failures: int = 3,
+    free: Sequence[TrialRecord] = (),
+    max_consecutive_cached: int = 1000,
 ) -> SearchRun:
     """Drive `strategy` until done, evaluating on `evaluators` in parallel threads.
 
@@ -86,20 +117,38 @@ def run_search(
             (default: the ledger's folder).
         max_consecutive_failures: abort (SoceError) after this many failed evaluations in a
             row -- a dead server should stop the run, not burn the budget.
+        free: soups evaluated before this strategy starts (in a run: the candidates alone and the
+            uniform soup). Strategies with `prior` learn from them; they cost no budget and
+            `SearchRun.best()` considers them.
+        max_consecutive_cached: stop (with a warning) after this many cache hits in a row -- cache
+            hits are free, so a strategy that only re-proposes known soups would never finish.
     """
     if not evaluators:
         raise SoceError(f"search {strategy.name}: no evaluators to run on")
     state = Path(state_dir or ledger.path.parent) / f"{strategy.name}.state.json"
     past = ledger.for_strategy(strategy.name)
-    resumed_from = _resume(strategy, past, state if isinstance(strategy, SupportsSnapshot) else None)
+    free = tuple(free)
+    resumed_from = _resume(strategy, past, free, state if isinstance(strategy, SupportsSnapshot) else None)
     cache: dict[WeightsKey, TrialResult] = {
         weights_key(r.weights): r.result for r in ledger.records if not r.result.failed}
     records = list(past)
-    counts = {"evaluated": 0, "reused": 0, "failed_in_row": 0}
+    counts = {"evaluated": 0, "reused": 0, "failed_in_row": 0, "cached_in_row": 0,
+              "fresh": sum(1 for r in past if not r.cached)}
+    budget = strategy.budget
+
+    def fresh_room() -> int:
+        """Suggestions the budget still allows: budget - fresh done - fresh in flight."""
+        if budget is None:
+            return len(evaluators)
+        return budget - counts["fresh"] - len(inflight)
+
+    def finished() -> bool:
+        out_of_budget = budget is not None and counts["fresh"] >= budget
+        return out_of_budget or strategy.done() or counts["cached_in_row"] >= max_consecutive_cached
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress)
-    task = bar.add_task(strategy.name, total=strategy.budget, completed=len(records), best=_best_text(records))
+    task = bar.add_task(strategy.name, total=budget, completed=counts["fresh"], best=_best_text([*free, *records]))
 
     def finish(weights: Weights, result: TrialResult, wall: float, cached: bool) -> None:
         record = TrialRecord(strategy=strategy.name, trial=len(records), weights=dict(weights),
@@ -113,22 +162,25 @@ def run_search(
         if isinstance(strategy, SupportsSnapshot):
             strategy.snapshot(state)
         counts["reused" if cached else "evaluated"] += 1
+        counts["cached_in_row"] = counts["cached_in_row"] + 1 if cached else 0
         if not cached:
+            counts["fresh"] += 1
             counts["failed_in_row"] = counts["failed_in_row"] + 1 if result.failed else 0
-        bar.update(task, completed=len(records), best=_best_text(records))
+        bar.update(task, completed=counts["fresh"], best=_best_text([*free, *records]))
         if counts["failed_in_row"] >= max_consecutive_failures:
             raise SoceError(f"search {strategy.name}: {counts['failed_in_row']} evaluations failed in a "
                             f"row, last: {result.error}; completed trials are in {ledger.path}")
 
-    free = list(range(len(evaluators)))
+    idle = list(range(len(evaluators)))
     inflight: dict[Future, tuple[WeightsKey, Weights, int]] = {}
     waiting: dict[WeightsKey, list[Weights]] = {}  # suggestions identical to one in flight
 
     def launch(pool: ThreadPoolExecutor) -> bool:
         """Hand suggestions to free workers (cache hits finish at once); True if any came."""
-        suggestions = strategy.suggest(len(free))
-        if len(suggestions) > len(free):
-            raise RuntimeError(f"{strategy.name}.suggest({len(free)}) returned {len(suggestions)} soups")
+        n = min(len(idle), fresh_room())
+        suggestions = strategy.suggest(n) if n > 0 else []
+        if len(suggestions) > n:
+            raise RuntimeError(f"{strategy.name}.suggest({n}) returned {len(suggestions)} soups")
         for weights in suggestions:
             key = weights_key(weights)
             if key in cache:
@@ -136,7 +188,7 @@ def run_search(
             elif any(key == k for k, _, _ in inflight.values()):
                 waiting.setdefault(key, []).append(weights)
             else:
-                worker = free.pop(0)
+                worker = idle.pop(0)
                 inflight[pool.submit(_evaluate, evaluators[worker], weights)] = (key, weights, worker)
         return bool(suggestions)
 
@@ -152,11 +204,14 @@ def run_search(
     with bar, ThreadPoolExecutor(max_workers=len(evaluators), thread_name_prefix="eval") as pool:
         try:
             while True:
-                launched = bool(free) and not strategy.done() and launch(pool)
-                if launched and free and not strategy.done():
+                launched = bool(idle) and not finished() and fresh_room() > 0 and launch(pool)
+                if launched and idle and not finished() and fresh_room() > 0:
                     continue  # cache hits or a short batch left workers free: ask again
                 if not inflight:
-                    if strategy.done():
+                    if finished():
+                        if counts["cached_in_row"] >= max_consecutive_cached:
+                            log.warning("%s: %d cache hits in a row; stopping", strategy.name,
+                                        counts["cached_in_row"])
                         break
                     if not launched:
                         raise RuntimeError(f"strategy {strategy.name} is not done but suggests nothing "
@@ -165,19 +220,19 @@ def run_search(
                 done_set, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
                 for fut in sorted(done_set, key=lambda f: inflight[f][2]):  # deterministic order
                     key, weights, worker = inflight.pop(fut)
-                    free.append(worker)
+                    idle.append(worker)
                     result, wall = fut.result()
                     finish(weights, result, wall, cached=False)
                     for twin in waiting.pop(key, []):
                         finish(twin, result, 0.0, cached=True)
-                free.sort()
+                idle.sort()
         except BaseException:
             salvage()
             raise
     return SearchRun(strategy=strategy.name, records=records, resumed_from=resumed_from,
-                     evaluated=counts["evaluated"], reused=counts["reused"])
+                     evaluated=counts["evaluated"], reused=counts["reused"], free=free)
 
 
-def _best_text(records: list[TrialRecord]) -> str:
-    ok = [r.result.objective for r in records if not r.result.failed and math.isfinite(r.result.objective)]
+def _best_text(records: Sequence[TrialRecord]) -> str:
+    ok = [r.result.objective for r in records if r.result.complete and math.isfinite(r.result.objective)]
     return f"{max(ok):.4f}" if ok else "-"

@@ -62,19 +62,25 @@ def counting(fn):
     return evaluate, calls
 
 
-def test_seeds_reuse_the_runs_expert_and_uniform_trials(tmp_path):
+def test_the_runs_expert_and_uniform_trials_are_free_prior_information(tmp_path):
+    """Given as `free`, the candidates alone and the uniform soup replace BO's seeds: they train the GP,
+    cost none of the budget (3 fresh evaluations) and count in SearchRun.best()."""
     evaluate, calls = counting(three_category_soup(EXPERTS))
     ledger = Ledger(tmp_path / "ledger.jsonl")
-    run_search(FixedPoints.vertices(EXPERTS), [evaluate], ledger, progress=False)
-    run_search(UniformSoup(EXPERTS), [evaluate], ledger, progress=False)
+    experts = run_search(FixedPoints.vertices(EXPERTS), [evaluate], ledger, progress=False)
+    uniform = run_search(UniformSoup(EXPERTS), [evaluate], ledger, progress=False)
     assert len(calls) == 4
-    bo = BayesOpt(EXPERTS, budget=7, method="random_search")
-    run = run_search(bo, [evaluate, evaluate], ledger, progress=False)
-    assert (run.reused, run.evaluated, len(calls)) == (4, 3, 7)
-    assert [r.cached for r in run.records] == [True] * 4 + [False] * 3
+    bo = BayesOpt(EXPERTS, budget=3, method="random_search")
+    free = experts.records + uniform.records
+    run = run_search(bo, [evaluate, evaluate], ledger, progress=False, free=free)
+    assert (run.reused, run.evaluated, len(calls)) == (0, 3, 7)
+    assert (run.fresh, run.total, len(run.records)) == (3, 7, 3)
+    assert bo.n_prior == 4 and bo.n_observed == 3 and bo.done()
     for r in run.records:
         check_on_simplex(r.weights, EXPERTS, tol=1e-9)
     assert bo._client._experiment.trials[0].arm.parameters == {"w0": 1.0, "w1": 0.0, "w2": 0.0}
+    assert len(bo._client._experiment.trials) == 7
+    assert run.best().result.objective == max(r.result.objective for r in [*free, *run.records])
     assert bo.best() is not None
 
 
@@ -122,7 +128,7 @@ def test_failed_trials_count_and_settings_are_checked():
         bo.observe(w, TrialResult.failure("oom"))
     assert bo.n_observed == 4 and not bo.done()
     with pytest.raises(ConfigError, match="budget"):
-        BayesOpt(EXPERTS, budget=3)
+        BayesOpt(EXPERTS, budget=0)
     with pytest.raises(ConfigError, match="at least 2 experts"):
         BayesOpt(["a"], budget=5)
     with pytest.raises(ConfigError, match="acqf"):
