@@ -142,7 +142,8 @@ class SoceRecipe:
         for key, node in self.strategy_cfgs.items():
             strategy = build(node, f"search.{key}", experts=self.experts, seed=int(self.cfg.seed))
             self.strategies[strategy.name] = strategy
-            self.searches[strategy.name] = self._search(strategy, self._racing(racing) if racing.enabled else None,
+            raced = racing.enabled and getattr(strategy, "accepts_raced_results", True)
+            self.searches[strategy.name] = self._search(strategy, self._racing(racing) if raced else None,
                                                         free=self._free_points())
 
     def shapley(self) -> None:

@@ -1,0 +1,195 @@
+"""Racing: items generated per search run with and without multi-fidelity racing, at the same final score.
+
+Each strategy runs twice on the same problem, racing off and on (conf/run.yaml `racing` defaults:
+stages 0.25 / 0.5 / 1.0 of every category's items, alpha 0.05), each arm with its own ledger
+holding the same free points (the experts alone and their uniform soup, scored in full first, as
+the candidates step of a run). Measured per run: items generated for the strategy's fresh
+evaluations (a raced soup costs only the items it was scored on), and the held-out score of the
+soup the strategy returns (`SearchRun.best()`: best complete evaluation). Goal (issue 13): >= 2x
+fewer generated items per run at the same final held-out score (within 0.5 pp).
+
+(a) zoo: the SoCE-selected experts of the tiny zoo through ONE live vLLM server; dev = select
+split, the returned soup is scored on the test split. Strategies grid, random, cmaes, bo (seed 0).
+(b) suite: `soce_bo.search.suite` problems (per-item latent outcomes, paired across soups), K = 3,
+4, 6, optimum interior / on a face / near a vertex, 200 dev items per category, two REPORT seeds;
+the returned soup's held-out value is its true value (expected score over infinitely many items).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import LoadSampler, console_log, parse_args, print_table, single_thread_torch, write_result, zoo_dir
+from bench.search import make_strategy, quiet, zoo_experts
+from soce_bo.evaluate.racing import Incumbent, RacingEvaluator, RacingSettings, items_scored
+from soce_bo.search import Ledger, run_search
+from soce_bo.search.ledger import TrialRecord
+from soce_bo.search.simplex import uniform, vertex, weights_key
+
+STRATEGIES = ("grid", "random", "cmaes", "bo")
+TOLERANCE = 0.005  # "the same final score": within 0.5 pp
+
+
+def free_points(experts: Sequence[str], evaluator: Callable) -> list[TrialRecord]:
+    """The experts alone and the uniform soup, scored in full (a run's candidates step)."""
+    points = [vertex(experts, e) for e in experts] + [uniform(experts)]
+    return [TrialRecord(strategy="candidates", trial=i, weights=w, result=evaluator(w), wall_seconds=0.0)
+            for i, w in enumerate(points)]
+
+
+def one_arm(name: str, experts: Sequence[str], seed: int, evaluator: Any, n_items: int, free: list[TrialRecord],
+            racing: RacingSettings | None, ledger_path: Path, held_out: Callable[[Mapping[str, float]], float]
+            ) -> dict[str, Any]:
+    """One strategy run (racing on or off) on its own ledger; items generated and the returned soup's score.
+
+    A strategy that declines raced results (`accepts_raced_results = False`, CMA-ES) runs unraced in
+    the "on" arm too, as in a run."""
+    arm_label = "on" if racing is not None else "off"
+    ledger = Ledger(ledger_path)
+    for record in free:
+        ledger.append(record)
+    strategy = make_strategy(name, list(experts), seed)
+    if racing is not None and not getattr(strategy, "accepts_raced_results", True):
+        racing = None  # as the run does: this strategy is never raced
+    if racing is not None:
+        incumbent = Incumbent()
+        for record in free:
+            incumbent.offer(record.result)
+        evaluator = RacingEvaluator(evaluator, racing, incumbent)
+    t0 = time.perf_counter()
+    run = run_search(strategy, [evaluator], ledger, state_dir=ledger_path.parent, progress=False, free=free)
+    fresh = [r for r in run.records if not r.cached]
+    best = run.best()
+    return {"strategy": name, "racing": racing is not None, "arm": arm_label, "fresh_evaluations": len(fresh),
+            "stopped_early": sum(r.result.stopped_early for r in fresh),
+            "items": sum(items_scored(r.result, n_items) for r in fresh),
+            "best_weights": dict(best.weights) if best else None,
+            "best_dev": best.result.objective if best else None,
+            "held_out": held_out(best.weights) if best else None, "seconds": time.perf_counter() - t0}
+
+
+def compare(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pair each strategy's off and on arms: item ratio and held-out difference."""
+    rows = []
+    by = {(a["problem"], a["strategy"], a["arm"]): a for a in arms}
+    for (problem, name, arm_label), arm in by.items():
+        if arm_label == "on":
+            continue
+        raced = by[(problem, name, "on")]
+        rows.append({"problem": problem, "strategy": name, "items_off": arm["items"], "items_on": raced["items"],
+                     "ratio": arm["items"] / max(1, raced["items"]),
+                     "held_out_off": arm["held_out"], "held_out_on": raced["held_out"],
+                     "held_out_diff": raced["held_out"] - arm["held_out"],
+                     "same_score": abs(raced["held_out"] - arm["held_out"]) <= TOLERANCE,
+                     "no_worse": raced["held_out"] - arm["held_out"] >= -TOLERANCE, "raced": raced["racing"],
+                     "stopped_early": raced["stopped_early"], "fresh": raced["fresh_evaluations"]})
+    return rows
+
+
+def zoo_arms(workdir: Path, seed: int = 0) -> list[dict[str, Any]]:
+    from soce_bo.evaluate.soup_evaluator import ServedPool, SoupEvaluator
+    from soce_bo.serve.config import ServerConfig
+    from soce_bo.serve.replica import LocalReplica
+    from soce_bo.zoo.benchmark import ZooBenchmark
+
+    quiet()
+    zoo = zoo_dir()
+    experts, candidates = zoo_experts(zoo)
+    bench = ZooBenchmark(zoo / "data")
+    dev, test = bench.load("dev"), bench.load("test")
+    served = ServedPool(LocalReplica(candidates[experts[0]], ServerConfig(), 0, 1, log_dir=None))
+    arms = []
+    try:
+        served.start()
+        pool = {e: candidates[e] for e in experts}
+        select = SoupEvaluator(served, pool, bench, dev, "mean")
+        report = SoupEvaluator(served, pool, bench, test, "mean")
+        for ev in (select, report):
+            ev.set_experts(experts)
+        console_log(f"racing zoo: experts {experts}, {len(dev)} dev / {len(test)} test items")
+        held: dict[Any, float] = {}
+
+        def held_out(weights: Mapping[str, float]) -> float:
+            key = weights_key(weights)
+            if key not in held:
+                held[key] = report(dict(weights)).objective
+            return held[key]
+
+        free = free_points(experts, select)
+        for name in STRATEGIES:
+            for racing in (None, RacingSettings(enabled=True)):
+                arm = one_arm(name, experts, seed, select, len(dev), free, racing,
+                              workdir / f"zoo_{name}_{racing is not None}" / "ledger.jsonl", held_out)
+                arms.append({"problem": "zoo", **arm})
+                console_log(f"racing zoo {name} racing={'on' if racing else 'off'}: {arm['items']} items, "
+                            f"{arm['stopped_early']} stopped early, held-out {arm['held_out']:.4f}")
+    finally:
+        served.stop()
+    return arms
+
+
+def suite_arms(workdir: Path, problems: Sequence[Any]) -> list[dict[str, Any]]:
+    """Item-level synthetic problems (`soce_bo.search.synthetic`): the held-out value is the true value."""
+    arms = []
+    for label, problem in problems:
+        free = free_points(problem.experts, problem)
+        quiet()
+        for name in STRATEGIES:
+            for racing in (None, RacingSettings(enabled=True)):
+                arm = one_arm(name, problem.experts, 0, problem, len(problem.item_categories), free, racing,
+                              workdir / f"{label}_{name}_{racing is not None}" / "ledger.jsonl", problem.true_value)
+                arms.append({"problem": label, **arm})
+        console_log(f"racing suite {label} done")
+    return arms
+
+
+def suite_problems(quick: bool) -> list[tuple[str, Any]]:
+    """(label, problem): K = 3, 4, 6, every optimum location, weak interference, 200 dev items per
+    category, the first two REPORT seeds (quick: one problem)."""
+    from soce_bo.search.suite import REPORT_SEEDS, SuiteProblem, settings
+
+    cells = settings(ks=(3,) if quick else (3, 4, 6), items=(200,), locations=("interior",) if quick else
+                     ("interior", "face", "vertex"), interference=("weak",))
+    seeds = REPORT_SEEDS[:1] if quick else REPORT_SEEDS[:2]
+    return [(f"suite:{cell.label} seed {seed}", SuiteProblem(cell, seed)) for cell in cells for seed in seeds]
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in sorted({r["problem"].split(":")[0] for r in rows}):
+        sub = [r for r in rows if r["problem"].split(":")[0] == kind]
+        off, on = sum(r["items_off"] for r in sub), sum(r["items_on"] for r in sub)
+        out[kind] = {"runs": len(sub), "items_off": off, "items_on": on, "ratio": off / max(1, on),
+                     "same_score_fraction": sum(r["same_score"] for r in sub) / len(sub),
+                     "max_abs_held_out_diff": max(abs(r["held_out_diff"]) for r in sub),
+                     "goal_met": off / max(1, on) >= 2.0 and all(r["same_score"] for r in sub)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(__doc__.splitlines()[0], argv, extra=[
+        ("--no-zoo", {"action": "store_true", "help": "skip part (a) (it starts a vLLM server)"}),
+        ("--no-suite", {"action": "store_true", "help": "skip part (b)"})])
+    single_thread_torch()
+    started = time.time()
+    with LoadSampler() as load, tempfile.TemporaryDirectory(prefix="soce_bench_racing_") as tmp:
+        arms = [] if args.no_zoo else zoo_arms(Path(tmp))
+        if not args.no_suite:
+            arms += suite_arms(Path(tmp), suite_problems(args.quick))
+    rows = compare(arms)
+    print_table("racing: items generated per run, off vs on (same held-out score = within 0.5 pp)",
+                ["problem", "strategy", "items off", "items on", "ratio", "held-out off", "held-out on", "same"],
+                [[r["problem"], r["strategy"], r["items_off"], r["items_on"], r["ratio"], r["held_out_off"],
+                  r["held_out_on"], r["same_score"]] for r in rows])
+    summary = summarize(rows)
+    payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
+               "method": __doc__}
+    return write_result("racing", payload, args.out, args.quick, started, load)
+
+
+if __name__ == "__main__":
+    main()
