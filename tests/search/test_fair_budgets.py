@@ -130,3 +130,36 @@ def test_bo_batch_suggestions_are_distinct_pending_trials():
     assert len({weights_key(w) for w in batch}) == 3 and bo._n_pending() == 3
     running = [t for t in bo._client._experiment.trials.values() if t.status.is_running]
     assert len(running) == 3
+
+
+def test_two_replicas_run_bo_suggestions_concurrently_without_repeats(tmp_path):
+    """Two slow evaluators: BO hands each a distinct soup (the other one pending in Ax), both run at once."""
+    import threading
+    import time
+
+    from soce_bo.search.suite import Setting, SuiteProblem
+
+    problem = SuiteProblem(Setting(3, 100, "interior", "weak"), seed=0)
+    spans: list[tuple[int, float, float]] = []
+    lock = threading.Lock()
+
+    def replica(i):
+        def evaluate(weights):
+            start = time.perf_counter()
+            time.sleep(2.0)  # longer than a BO step, so the second replica gets a soup meanwhile
+            with lock:
+                spans.append((i, start, time.perf_counter()))
+            return problem(weights)
+        return evaluate
+
+    ledger = Ledger(tmp_path / "l.jsonl")
+    free = [r for run in (run_search(FixedPoints.vertices(problem.experts), [problem], ledger, progress=False),
+                          run_search(UniformSoup(problem.experts), [problem], ledger, progress=False))
+            for r in run.records]
+    bo = BayesOpt(problem.experts, budget=4, seed=0, acqf=LIGHT)
+    run = run_search(bo, [replica(0), replica(1)], ledger, progress=False, free=free)
+    keys = [weights_key(r.weights) for r in [*free, *run.records]]
+    assert run.fresh == 4 and len(keys) == len(set(keys))
+    assert {i for i, _, _ in spans} == {0, 1}
+    overlaps = sum(a0 < b1 and b0 < a1 for (i, a0, a1), (j, b0, b1) in itertools.combinations(spans, 2) if i != j)
+    assert overlaps >= 2  # the replicas worked side by side, not in turn
