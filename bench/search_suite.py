@@ -7,7 +7,8 @@ of the shared bench box allows 6 problems per K), one problem seed each, drawn i
 suite's REPORT seeds (`--seeds tune` uses the TUNE seeds: for choosing settings).
 Every strategy is built as the run builds it (conf/search/<name>.yaml) with budget 20, gets the
 experts alone and the uniform soup free (`run_search(free=...)`, as in a run), and runs through
-`run_search` with a ledger (one per problem, so no strategy sees another's trials). BO uses the
+`run_search` with a ledger (one per problem, so no strategy sees another's trials; no Ax
+snapshots: nothing is resumed here). BO uses the
 CPU-cheap acquisition (bench.common.CHEAP_ACQF) and one torch thread; `--bo` adds BO variants
 as `name:key=value,key=value` (e.g. `bo_pc:model=per_category`).
 
@@ -90,7 +91,7 @@ def run_problem(problem: SuiteProblem, bo_variants: dict[str, dict[str, Any]], s
             free = [*alone.records, *uni.records]
             strategy = build_strategy(config, experts, seed, budget=BUDGET, name=name, **overrides)
             t0 = time.perf_counter()
-            run = run_search(strategy, [problem], ledger, state_dir=tmp, progress=False, free=free)
+            run = run_search(strategy, [problem], ledger, state_dir=tmp, progress=False, free=free, snapshots=False)
             seconds = time.perf_counter() - t0
         best = run.best()
         true_seen = [problem.true_value(r.weights) for r in [*run.free, *run.records]]

@@ -106,6 +106,7 @@ def run_search(
     max_consecutive_failures: int = 3,
     free: Sequence[TrialRecord] = (),
     max_consecutive_cached: int = 1000,
+    snapshots: bool = True,
 ) -> SearchRun:
     """Drive `strategy` until done, evaluating on `evaluators` in parallel threads.
 
@@ -122,6 +123,8 @@ def run_search(
             `SearchRun.best()` considers them.
         max_consecutive_cached: stop (with a warning) after this many cache hits in a row -- cache
             hits are free, so a strategy that only re-proposes known soups would never finish.
+        snapshots: write the strategy's snapshot after every trial (resume); False only where no
+            resume is wanted (the search benches, which throw the state away).
     """
     if not evaluators:
         raise SoceError(f"search {strategy.name}: no evaluators to run on")
@@ -159,7 +162,7 @@ def run_search(
         if not result.failed:
             cache[weights_key(weights)] = result
         strategy.observe(dict(weights), result)
-        if isinstance(strategy, SupportsSnapshot):
+        if snapshots and isinstance(strategy, SupportsSnapshot):
             strategy.snapshot(state)
         counts["reused" if cached else "evaluated"] += 1
         counts["cached_in_row"] = counts["cached_in_row"] + 1 if cached else 0
