@@ -2,8 +2,9 @@
 
 Problems: `soce_bo.search.suite` (per-item paired observations of known landscapes). For each K,
 every combination of optimum location (interior, face, vertex) and interference (weak, strong)
--- 6 settings -- with dev items per category alternating 100 / 500 between them (the CPU budget
-of the shared bench box allows 6 problems per K), one problem seed each, drawn in turn from the
+-- 6 settings -- with dev items per category alternating 100 / 500 between them (`--per-k 3`:
+one setting per location, interference and items rotating with K -- what the CPU budget of the
+shared 2-core bench box allowed for the committed run), one problem seed each, drawn in turn from the
 suite's REPORT seeds (`--seeds tune` uses the TUNE seeds: for choosing settings).
 Every strategy is built as the run builds it (conf/search/<name>.yaml) with budget 20, gets the
 experts alone and the uniform soup free (`run_search(free=...)`, as in a run), and runs through
@@ -22,7 +23,7 @@ held-out items.
 
 from __future__ import annotations
 
-import math
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -63,12 +64,19 @@ def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
     return name, overrides
 
 
-def suite_settings(ks: tuple[int, ...]) -> list[Setting]:
-    """Per K: location x interference, items alternating so that neither is confounded with it."""
+def suite_settings(ks: tuple[int, ...], per_k: int = 6) -> list[Setting]:
+    """Per K: location x interference (6), items alternating so that neither is confounded with it.
+
+    per_k = 3 keeps one setting per location, interference and items rotating with K.
+    """
     out = []
     for k in ks:
-        for i, (loc, inter) in enumerate((loc, inter) for loc in LOCATIONS for inter in INTERFERENCES):
-            out.append(Setting(k, ITEMS[(i // 2 + i + k) % 2], loc, inter))
+        if per_k >= 6:
+            for i, (loc, inter) in enumerate((loc, inter) for loc in LOCATIONS for inter in INTERFERENCES):
+                out.append(Setting(k, ITEMS[(i // 2 + i + k) % 2], loc, inter))
+        else:
+            for j, loc in enumerate(LOCATIONS[:per_k]):
+                out.append(Setting(k, ITEMS[(k // 2 + j) % 2], loc, INTERFERENCES[(k + j) % 2]))
     return out
 
 
@@ -152,18 +160,44 @@ def summarise(problems: list[dict[str, Any]], bo_names: list[str]) -> dict[str, 
     return out
 
 
+def search_suite_section(d: dict[str, Any]) -> str:
+    """BENCHMARKS.md section of search_suite.json (for bench.report, as zoo_seeds_section)."""
+    from bench.report import _met, _origin, _table
+
+    s = d["summary"]
+    parts = ["## 3b. Search on the synthetic suite (`search_suite.json`)", _origin(d), "",
+             f"{d['method'].split(chr(10), 1)[1].strip()}", ""]
+    for bo, res in s["results"].items():
+        rows = [[k, r["n"], r["vs_cmaes"], r["vs_random"], r.get("reach"), r.get("reach_cmaes"), r.get("reach_random"),
+                 r["mean_gap_to_optimum"][bo], r["mean_gap_to_optimum"]["cmaes"], r["mean_gap_to_optimum"]["random"],
+                 r["mean_test"][bo], r["mean_test"]["cmaes"], r["mean_test"]["random"],
+                 r["bo_distinct_fraction"], r["bo_seconds_per_fresh_evaluation"]] for k, r in res["per_k"].items()]
+        parts += [f"**{bo}** (`{json.dumps(s['bo_variants'][bo])}`, {s['seeds']} seeds, {s['budget']} fresh "
+                  "evaluations each; BO, CMA-ES and random all get the experts alone + uniform free)", "",
+                  _table(["K", "problems", "BO >= CMA-ES", "BO >= random", "BO reach", "CMA-ES reach",
+                          "random reach", "optimum - BO", "optimum - CMA-ES", "optimum - random", "test BO",
+                          "test CMA-ES", "test random", "BO distinct", "BO s / evaluation"], rows), "",
+                  f"Goals: BO >= CMA-ES on >= 70 % for every K (min {res['min_vs_cmaes']:.0%}): "
+                  f"{_met(res['goals_met']['vs_cmaes'])}; BO >= random (min {res['min_vs_random']:.0%}): "
+                  f"{_met(res['goals_met']['vs_random'])}; reach >= 95 % at K <= 6 (min "
+                  + (f"{res['min_reach_k_le_6']:.0%}" if res["min_reach_k_le_6"] is not None else "-")
+                  + f"): {_met(res['goals_met']['reach_k_le_6'])}.", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(__doc__.splitlines()[0], argv, extra=[
         ("--seeds", {"choices": ["report", "tune"], "default": "report", "help": "suite seed split"}),
         ("--ks", {"default": ",".join(map(str, KS)), "help": "comma-separated K values"}),
         ("--bo", {"action": "append", "default": None, "help": "BO variant name:key=value,... (repeatable)"}),
-        ("--name", {"default": "search_suite", "help": "result file name (bench/results/<name>.json)"})])
+        ("--name", {"default": "search_suite", "help": "result file name (bench/results/<name>.json)"}),
+        ("--per-k", {"type": int, "default": 6, "help": "settings per K: 6 (location x interference) or 3"})])
     single_thread_torch()
     started = time.time()
     ks = (3,) if args.quick else tuple(int(k) for k in args.ks.split(","))
     variants = dict(parse_variant(v) for v in (args.bo or ["bo"]))
     seeds = TUNE_SEEDS if args.seeds == "tune" else REPORT_SEEDS
-    settings = suite_settings(ks)[:2] if args.quick else suite_settings(ks)
+    settings = suite_settings(ks)[:2] if args.quick else suite_settings(ks, args.per_k)
     problems = []
     with LoadSampler() as load:
         for i, setting in enumerate(settings):
