@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> Path:
     summary = summarize(rows)
     payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
                "method": __doc__}
-    return write_result("racing", payload, args.out, args.quick, started, load)
+    name = "racing_zoo" if args.no_suite else ("racing_suite" if args.no_zoo else "racing")
+    return write_result(name, payload, args.out, args.quick, started, load)
 
 
 if __name__ == "__main__":

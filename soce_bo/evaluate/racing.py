@@ -55,7 +55,7 @@ class RacingSettings:
     """`stages`: increasing fractions of each category's items, the last 1.0; `alpha`: error rate."""
 
     enabled: bool = False
-    stages: tuple[float, ...] = (0.25, 0.5, 1.0)
+    stages: tuple[float, ...] = (0.1, 0.3, 1.0)
     alpha: float = 0.05
     seed: int = 0
 

@@ -15,6 +15,7 @@ from soce_bo.evaluate.racing import (Incumbent, RacingEvaluator, RacingSettings,
 from soce_bo.values import TrialResult
 
 CATS = ["tool", "math", "translate"]
+QUARTERS = (0.25, 0.5, 1.0)  # stage sizes these tests count items for
 
 
 class BernoulliItems:
@@ -70,7 +71,7 @@ def test_paired_gap_is_the_macro_mean_difference() -> None:
 
 def test_a_clearly_worse_soup_stops_at_the_first_stage() -> None:
     scorer = BernoulliItems()
-    racer = RacingEvaluator(scorer, RacingSettings(enabled=True))
+    racer = RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS))
     first = racer(soup(0.8))  # no incumbent yet: scored in full and becomes it
     assert first.complete and not first.item_indices and scorer.calls == [600]
     worse = racer(soup(0.4))
@@ -86,7 +87,7 @@ def test_a_better_soup_runs_in_full_and_becomes_the_incumbent() -> None:
     scorer = BernoulliItems()
     incumbent = Incumbent()
     incumbent.offer(scorer(soup(0.5)))
-    racer = RacingEvaluator(scorer, RacingSettings(enabled=True), incumbent)
+    racer = RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS), incumbent)
     better = racer(soup(0.7))
     assert better.complete and not better.item_indices and len(better.item_scores) == 600
     assert scorer.calls[1:] == [150, 150, 300]  # each stage scores only the items it adds
@@ -102,7 +103,7 @@ def test_soups_as_good_as_the_incumbent_are_stopped_at_most_alpha_of_the_time() 
     def race(p: float, seed: int) -> bool:
         incumbent = Incumbent()  # a fixed incumbent: a soup that beats it must not raise the bar here
         incumbent.offer(reference)
-        return RacingEvaluator(scorer, RacingSettings(enabled=True, alpha=0.05), incumbent)(soup(p, seed)).stopped_early
+        return RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS, alpha=0.05), incumbent)(soup(p, seed)).stopped_early
 
     # soups whose true accuracy equals the incumbent's observed score: H0 holds on these items
     stopped = [race(round(reference.objective, 6), s) for s in range(300)]
@@ -113,7 +114,7 @@ def test_soups_as_good_as_the_incumbent_are_stopped_at_most_alpha_of_the_time() 
 
 def test_partial_results_survive_the_ledger_round_trip() -> None:
     scorer = BernoulliItems()
-    racer = RacingEvaluator(scorer, RacingSettings(enabled=True))
+    racer = RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS))
     racer(soup(0.9))
     partial = racer(soup(0.3))
     back = TrialResult.from_dict(json.loads(json.dumps(partial.to_dict())))
