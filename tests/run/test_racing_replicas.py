@@ -25,7 +25,7 @@ def test_two_replicas_with_racing(zoo_dir: Path, tmp_path: Path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "soce_bo.run", "+experiment=demo", f"run_dir={run_dir}", "search=[grid,bo]",
            "servers.replicas=2", "racing.enabled=true", "racing.stages=[0.5,1.0]", "analysis.shapley=false",
-           "search.grid.budget=24", "search.bo.budget=8"]
+           "search.grid.budget=16", "search.bo.budget=6"]
     env = {**os.environ, "SOCE_ZOO_DIR": str(zoo_dir), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
