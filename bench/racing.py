@@ -159,15 +159,41 @@ def suite_problems(quick: bool) -> list[tuple[str, Any]]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per problem kind (zoo, suite): items off / on over all strategy runs, and score agreement."""
     out: dict[str, Any] = {}
     for kind in sorted({r["problem"].split(":")[0] for r in rows}):
         sub = [r for r in rows if r["problem"].split(":")[0] == kind]
+        raced = [r for r in sub if r["raced"]]
         off, on = sum(r["items_off"] for r in sub), sum(r["items_on"] for r in sub)
-        out[kind] = {"runs": len(sub), "items_off": off, "items_on": on, "ratio": off / max(1, on),
+        ratio = off / max(1, on)
+        out[kind] = {"runs": len(sub), "items_off": off, "items_on": on, "ratio": ratio,
+                     "ratio_raced": sum(r["items_off"] for r in raced) / max(1, sum(r["items_on"] for r in raced)),
                      "same_score_fraction": sum(r["same_score"] for r in sub) / len(sub),
-                     "max_abs_held_out_diff": max(abs(r["held_out_diff"]) for r in sub),
-                     "goal_met": off / max(1, on) >= 2.0 and all(r["same_score"] for r in sub)}
+                     "no_worse_fraction": sum(r["no_worse"] for r in sub) / len(sub),
+                     "min_held_out_diff": min(r["held_out_diff"] for r in sub),
+                     "goal_met": ratio >= 2.0 and all(r["no_worse"] for r in sub)}
     return out
+
+
+def racing_section(d: dict[str, Any]) -> str:
+    """BENCHMARKS.md section of racing*.json (for bench.report)."""
+    from bench.report import _met, _origin, _table
+
+    rows = [[r["problem"], r["strategy"], "yes" if r["raced"] else "no (declines)", r["fresh"], r["stopped_early"],
+             r["items_off"], r["items_on"], r["ratio"], r["held_out_off"], r["held_out_on"],
+             f"{100 * r['held_out_diff']:+.2f}"] for r in d["rows"]]
+    parts = ["## 7. Racing (`" + d.get("name", "racing") + ".json`)", _origin(d), "",
+             d["method"].split("\n\n", 1)[1].strip(), "",
+             f"Settings: stages {d['settings']['stages']}, alpha {d['settings']['alpha']}.", "",
+             _table(["problem", "strategy", "raced", "fresh evals", "stopped early", "items off", "items on",
+                     "off / on", "held-out off", "held-out on", "on - off (pp)"], rows), ""]
+    for kind, k in summarize(d["rows"]).items():
+        parts.append(f"- **{kind}**: {k['runs']} strategy runs; items off / on over all of them = "
+                     f"**{k['ratio']:.2f}x** (raced strategies only: {k['ratio_raced']:.2f}x); held-out score "
+                     f"within 0.5 pp in {k['same_score_fraction']:.0%} of runs, no more than 0.5 pp worse in "
+                     f"{k['no_worse_fraction']:.0%}, largest drop {100 * k['min_held_out_diff']:+.2f} pp. Goal (>= 2x "
+                     f"at the same score): {_met(k['goal_met'])}.")
+    return "\n".join(parts).rstrip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -186,9 +212,9 @@ def main(argv: list[str] | None = None) -> Path:
                 [[r["problem"], r["strategy"], r["items_off"], r["items_on"], r["ratio"], r["held_out_off"],
                   r["held_out_on"], r["same_score"]] for r in rows])
     summary = summarize(rows)
-    payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
-               "method": __doc__}
     name = "racing_zoo" if args.no_suite else ("racing_suite" if args.no_zoo else "racing")
+    payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
+               "method": __doc__, "name": name}
     return write_result(name, payload, args.out, args.quick, started, load)
 
 
