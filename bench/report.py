@@ -242,8 +242,14 @@ def throughput_section(d: dict) -> str:
     ])
 
 
+def _zoo_seeds_section(d: dict) -> str:
+    from bench.zoo_seeds import zoo_seeds_section  # lives with its bench script
+
+    return zoo_seeds_section(d)
+
+
 SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_section,
-            "bo_overhead": bo_section, "throughput": throughput_section}
+            "bo_overhead": bo_section, "throughput": throughput_section, "zoo_seeds": _zoo_seeds_section}
 
 
 def headline_rows(data: dict[str, dict]) -> list[list[str]]:
@@ -275,6 +281,11 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
         s = data["bo_overhead"]["summary"]["seconds_per_suggestion"]
         rows.append(["BO s/suggestion (cheap acqf, per K)", ", ".join(f"{k}: {v:.2f}" for k, v in s["cheap"].items()),
                      "-", "-"])
+    if "zoo_seeds" in data:
+        s = data["zoo_seeds"]["summary"]
+        rows.append(["zoo seeds: best dev soup - best single, test pp (per seed)",
+                     ", ".join(f"{v:+.2f}" for v in s["soup_minus_best_single_pp"]),
+                     ">= 1.5 pp, p < 0.05, uniform-all below, on 2 of 3", _met(s["goal_met_on_at_least_2_of_3"])])
     if "throughput" in data:
         s = data["throughput"]["summary"]
         rows.append(["throughput: vLLM / HF", f"{s['vllm_over_hf']:.1f}x "
