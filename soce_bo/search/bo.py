@@ -198,7 +198,7 @@ class BayesOpt:
     def _reset_bookkeeping(self) -> None:
         self.n_observed = 0
         self.n_prior = 0
-        self.n_replaced = 0  # generated repeats replaced by another soup
+        self.n_replaced = 0  # generated repeats (abandoned in Ax), each replaced by a redraw
         self._seeds_issued: set[WeightsKey] = set()
         self._seeds_done: set[WeightsKey] = set()
         self._pending: dict[WeightsKey, list[int]] = {}  # Ax RUNNING trials by weights
@@ -301,9 +301,9 @@ class BayesOpt:
                 self._pending.setdefault(weights_key(weights), []).append(index)
                 self._remember(weights)
                 out.append(weights)
+            self.n_replaced += repeats
             if out or not trials:
                 return out
-            self.n_replaced += repeats
         return [self._random_box_point()]
 
     def _random_box_point(self) -> Weights:
@@ -313,7 +313,6 @@ class BayesOpt:
             weights = to_simplex(self.experts, lo + (1.0 - k * lo) * self._rng.dirichlet(np.ones(k)))
             if not self._is_known(weights):
                 break
-        self.n_replaced += 1
         index = self._attach(weights)
         self._pending.setdefault(weights_key(weights), []).append(index)
         self._remember(weights)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from soce_bo.search.base import SupportsPrior, TrialResult
 from soce_bo.search.bo import BayesOpt
@@ -106,14 +107,15 @@ def test_cmaes_tells_known_members_instead_of_proposing_them():
     assert [weights_key(w) for w in proposed] == [weights_key(w) for w in first[2:]]
 
 
+@pytest.mark.slow  # ~10 s on an idle core, 44 s with the shared box loaded
 def test_bo_never_proposes_a_soup_within_min_distance_of_a_known_one(tmp_path):
     """A large min_distance forces repeats of the GP's optimum; each is abandoned and replaced."""
     fn = three_category_soup(EXPERTS, landscape_seed=1)
     ledger = Ledger(tmp_path / "l.jsonl")
     free = free_information(ledger, fn)
-    bo = BayesOpt(EXPERTS, budget=6, seed=0, acqf=LIGHT, min_distance=0.12)
+    bo = BayesOpt(EXPERTS, budget=4, seed=0, acqf=LIGHT, min_distance=0.12)
     run = run_search(bo, [fn], ledger, progress=False, free=free)
-    assert run.fresh == 6
+    assert run.fresh == 4
     points = [np.array([r.weights.get(e, 0.0) for e in EXPERTS]) for r in [*free, *run.records]]
     gaps = [np.abs(p - q).max() for p, q in itertools.combinations(points, 2)]
     assert min(gaps) >= 0.12 - 1e-9
@@ -133,22 +135,26 @@ def test_bo_batch_suggestions_are_distinct_pending_trials():
 
 
 def test_two_replicas_run_bo_suggestions_concurrently_without_repeats(tmp_path):
-    """Two slow evaluators: BO hands each a distinct soup (the other one pending in Ax), both run at once."""
+    """Two replicas: both get a soup at once (a batch of 2), and replica 0 gets its next soup from BO while
+    replica 1 is still busy with a pending trial -- checked with events, not timings, so load cannot flake it."""
     import threading
-    import time
 
     from soce_bo.search.suite import Setting, SuiteProblem
 
     problem = SuiteProblem(Setting(3, 100, "interior", "weak"), seed=0)
-    spans: list[tuple[int, float, float]] = []
-    lock = threading.Lock()
+    both_started = threading.Barrier(2, timeout=120)
+    second_on_0 = threading.Event()
+    calls = {0: 0, 1: 0}
 
     def replica(i):
         def evaluate(weights):
-            start = time.perf_counter()
-            time.sleep(2.0)  # longer than a BO step, so the second replica gets a soup meanwhile
-            with lock:
-                spans.append((i, start, time.perf_counter()))
+            calls[i] += 1
+            if calls[i] == 1:
+                both_started.wait()  # raises BrokenBarrierError if the other replica never got a soup
+            if i == 0 and calls[0] == 2:
+                second_on_0.set()
+            if i == 1 and calls[1] == 1:
+                assert second_on_0.wait(timeout=120), "replica 0 got no new soup while replica 1 was busy"
             return problem(weights)
         return evaluate
 
@@ -157,9 +163,7 @@ def test_two_replicas_run_bo_suggestions_concurrently_without_repeats(tmp_path):
                           run_search(UniformSoup(problem.experts), [problem], ledger, progress=False))
             for r in run.records]
     bo = BayesOpt(problem.experts, budget=4, seed=0, acqf=LIGHT)
-    run = run_search(bo, [replica(0), replica(1)], ledger, progress=False, free=free)
+    run = run_search(bo, [replica(0), replica(1)], ledger, progress=False, free=free, snapshots=False)
     keys = [weights_key(r.weights) for r in [*free, *run.records]]
     assert run.fresh == 4 and len(keys) == len(set(keys))
-    assert {i for i, _, _ in spans} == {0, 1}
-    overlaps = sum(a0 < b1 and b0 < a1 for (i, a0, a1), (j, b0, b1) in itertools.combinations(spans, 2) if i != j)
-    assert overlaps >= 2  # the replicas worked side by side, not in turn
+    assert not any(r.result.failed for r in run.records) and calls[0] >= 2 and calls[1] >= 1
