@@ -143,8 +143,10 @@ class LoadSampler:
 
 
 def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool, started: float,
-                 load: LoadSampler | None = None, indent: int | None = 1) -> Path:
-    """Write <out_dir>/<name>.json atomically with `meta` added, log it; returns the path."""
+                 load: LoadSampler | None = None, indent: int | None = 1, module: str | None = None) -> Path:
+    """Write <out_dir>/<name>.json atomically with `meta` added, log it; returns the path.
+
+    `module`: the bench script that ran, when it is not `bench.<name>` (one script, several files)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "summary": payload.pop("summary"),
@@ -152,7 +154,7 @@ def write_result(name: str, payload: dict[str, Any], out_dir: Path, quick: bool,
         "meta": {
             "name": name,
             "quick": quick,
-            "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", f"bench.{name}",
+            "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, "-m", module or f"bench.{name}",
                                                          *sys.argv[1:]]),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_s": round(time.time() - started, 1),

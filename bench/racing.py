@@ -1,7 +1,7 @@
 """Racing: items generated per search run with and without multi-fidelity racing, at the same final score.
 
 Each strategy runs twice on the same problem, racing off and on (conf/run.yaml `racing` defaults:
-stages 0.25 / 0.5 / 1.0 of every category's items, alpha 0.05), each arm with its own ledger
+stages 0.1 / 0.3 / 1.0 of every category's items, alpha 0.05; CMA-ES declines racing and runs unraced), each arm with its own ledger
 holding the same free points (the experts alone and their uniform soup, scored in full first, as
 the candidates step of a run). Measured per run: items generated for the strategy's fresh
 evaluations (a raced soup costs only the items it was scored on), and the held-out score of the
@@ -183,7 +183,7 @@ def racing_section(d: dict[str, Any]) -> str:
              r["items_off"], r["items_on"], r["ratio"], r["held_out_off"], r["held_out_on"],
              f"{100 * r['held_out_diff']:+.2f}"] for r in d["rows"]]
     parts = ["## 7. Racing (`" + d.get("name", "racing") + ".json`)", _origin(d), "",
-             d["method"].split("\n\n", 1)[1].strip(), "",
+             __doc__.split("\n\n", 1)[1].strip(), "",
              f"Settings: stages {d['settings']['stages']}, alpha {d['settings']['alpha']}.", "",
              _table(["problem", "strategy", "raced", "fresh evals", "stopped early", "items off", "items on",
                      "off / on", "held-out off", "held-out on", "on - off (pp)"], rows), ""]
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> Path:
     name = "racing_zoo" if args.no_suite else ("racing_suite" if args.no_zoo else "racing")
     payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
                "method": __doc__, "name": name}
-    return write_result(name, payload, args.out, args.quick, started, load)
+    return write_result(name, payload, args.out, args.quick, started, load, module="bench.racing")
 
 
 if __name__ == "__main__":

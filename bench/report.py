@@ -7,6 +7,7 @@ misses, which need a person (it names the run it was written for, so a stale one
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Sequence
@@ -242,14 +243,21 @@ def throughput_section(d: dict) -> str:
     ])
 
 
-def _zoo_seeds_section(d: dict) -> str:
-    from bench.zoo_seeds import zoo_seeds_section  # lives with its bench script
+def _beside_its_script(module: str, function: str):
+    """A section whose renderer lives with its bench script (imported only when its result file exists)."""
+    def render(d: dict) -> str:
+        return getattr(importlib.import_module(module), function)(d)
 
-    return zoo_seeds_section(d)
+    return render
 
 
 SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_section,
-            "bo_overhead": bo_section, "throughput": throughput_section, "zoo_seeds": _zoo_seeds_section}
+            "search_suite": _beside_its_script("bench.search_suite", "search_suite_section"),
+            "bo_overhead": bo_section, "throughput": throughput_section,
+            "zoo_seeds": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
+            "racing": _beside_its_script("bench.racing", "racing_section"),
+            "racing_zoo": _beside_its_script("bench.racing", "racing_section"),
+            "racing_suite": _beside_its_script("bench.racing", "racing_section")}
 
 
 def headline_rows(data: dict[str, dict]) -> list[list[str]]:
@@ -286,6 +294,21 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
         rows.append(["zoo seeds: best dev soup - best single, test pp (per seed)",
                      ", ".join(f"{v:+.2f}" for v in s["soup_minus_best_single_pp"]),
                      ">= 1.5 pp, p < 0.05, uniform-all below, on 2 of 3", _met(s["goal_met_on_at_least_2_of_3"])])
+    if "search_suite" in data:
+        for bo, res in data["search_suite"]["summary"]["results"].items():
+            rows.append([f"suite ({bo}): BO >= CMA-ES / >= random, min over K = 3..8",
+                         f"{res['min_vs_cmaes']:.0%} / {res['min_vs_random']:.0%}", ">= 70 %",
+                         _met(res["goals_met"]["vs_cmaes"] and res["goals_met"]["vs_random"])])
+            rows.append([f"suite ({bo}): BO reaches the grid's best, min over K <= 6",
+                         f"{res['min_reach_k_le_6']:.0%}", ">= 95 %", _met(res["goals_met"]["reach_k_le_6"])])
+    for name in ("racing", "racing_suite", "racing_zoo"):
+        if name in data:
+            from bench.racing import summarize as racing_summary
+
+            for kind, k in racing_summary(data[name]["rows"]).items():
+                rows.append([f"racing ({kind}): items off / on per run, no worse than 0.5 pp",
+                             f"{k['ratio']:.2f}x, {k['no_worse_fraction']:.0%} of runs", ">= 2x at the same score",
+                             _met(k["goal_met"])])
     if "throughput" in data:
         s = data["throughput"]["summary"]
         rows.append(["throughput: vLLM / HF", f"{s['vllm_over_hf']:.1f}x "

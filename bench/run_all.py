@@ -1,6 +1,6 @@
 """Run the bench questions one after another in ONE session and write BENCHMARKS.md.
 
-    python -m bench.run_all                          # all five, full sizes (make bench)
+    python -m bench.run_all                          # all of them, full sizes (make bench)
     python -m bench.run_all --only merge,swap --quick
 
 Each question runs in its own interpreter (`python -m bench.<name>`), so one question's memory,
@@ -21,7 +21,7 @@ from bench.common import REPO, LoadSampler, console_log, machine_info, parse_arg
 from bench.report import render
 from soce_bo.atomic import atomic_write
 
-QUESTIONS = ("merge", "swap", "throughput", "bo_overhead", "search")
+QUESTIONS = ("merge", "swap", "throughput", "bo_overhead", "search", "search_suite", "racing")
 
 
 def main(argv: list[str] | None = None) -> int:

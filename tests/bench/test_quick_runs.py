@@ -81,3 +81,19 @@ def test_throughput_quick(tmp_path):
     thr = _load(tmp_path, "throughput")["summary"]
     assert thr["all_identical"], "vLLM and HF greedy outputs differ on the same soup"
     assert math.isfinite(thr["vllm_over_hf"]) and thr["vllm_over_hf"] > 0
+
+
+@pytest.mark.slow
+def test_racing_quick_on_the_suite(tmp_path):
+    """One suite problem, every strategy raced and not: racing never costs items, CMA-ES is never raced."""
+    from bench import racing
+
+    racing.main(["--quick", "--no-zoo", "--out", str(tmp_path)])
+    data = _load(tmp_path, "racing_suite")
+    rows = {r["strategy"]: r for r in data["rows"]}
+    assert set(rows) == set(racing.STRATEGIES)
+    assert not rows["cmaes"]["raced"] and rows["cmaes"]["items_on"] == rows["cmaes"]["items_off"]
+    for name in ("grid", "random"):  # the same planned soups, each scored on at most the whole split
+        assert rows[name]["raced"] and rows[name]["items_on"] <= rows[name]["items_off"]
+        assert rows[name]["items_off"] == rows[name]["fresh"] * 3 * 200  # K = 3 categories of 200 dev items
+    assert "## 7. Racing" in racing.racing_section(data)
