@@ -143,8 +143,8 @@ class SoceRecipe:
             strategy = build(node, f"search.{key}", experts=self.experts, seed=int(self.cfg.seed))
             self.strategies[strategy.name] = strategy
             raced = racing.enabled and getattr(strategy, "accepts_raced_results", True)
-            self.searches[strategy.name] = self._search(strategy, self._racing(racing) if raced else None,
-                                                        free=self._free_points())
+            evaluators = self._racing(racing, strategy.name) if raced else None
+            self.searches[strategy.name] = self._search(strategy, evaluators, free=self._free_points())
 
     def shapley(self) -> None:
         """Post-hoc: each candidate's Shapley value, v(S) = dev score of the uniform soup of S."""
@@ -245,12 +245,15 @@ class SoceRecipe:
             for s in served:
                 s.stop()
 
-    def _racing(self, settings: RacingSettings) -> list[RacingEvaluator]:
-        """Racing evaluators for one strategy: its own incumbent, starting from the candidates and uniform soup."""
+    def _racing(self, settings: RacingSettings, strategy: str) -> list[RacingEvaluator]:
+        """Racing evaluators for one strategy: its own incumbent, from the candidates, the uniform soup and
+        (on resume) the strategy's trials already in the ledger, so a resumed run races as the first did."""
         incumbent = Incumbent()
         for name in ("expert", "uniform_all"):
             for record in self.searches[name].records:
                 incumbent.offer(record.result)
+        for record in self.ledgers[0].for_strategy(strategy):
+            incumbent.offer(record.result)
         return [RacingEvaluator(e, settings, incumbent) for e in self.select_eval]
 
     def _search(self, strategy: Any, evaluators: Sequence[Any] | None = None,
