@@ -33,6 +33,7 @@ import numpy as np
 
 from soce_bo.evaluate.benchmark import binomial_sem, macro_mean, macro_sem
 from soce_bo.search.simplex import weights_key
+from soce_bo.search.synthetic import peaked_accuracy, weight_vector
 from soce_bo.values import CategoryScore, TrialResult, Weights
 
 KS = tuple(range(2, 9))
@@ -120,15 +121,12 @@ class SuiteProblem:
         return f"{self.setting.label} seed {self.seed}"
 
     def vector(self, weights: Mapping[str, float] | np.ndarray) -> np.ndarray:
-        if isinstance(weights, Mapping):
-            return np.array([float(weights.get(e, 0.0)) for e in self.experts])
-        return np.asarray(weights, dtype=float)
+        return weight_vector(self.experts, weights)
 
     def accuracies(self, w: np.ndarray) -> np.ndarray:
         """p_c(w) before flip noise: shape (C,) for one soup, (N, C) for many."""
         w = np.atleast_2d(w)
-        d2 = ((w[:, None, :] - self.centres[None]) ** 2).sum(axis=2)
-        p = self.floors + self.heights * np.exp(-d2 / (2 * self.widths**2))
+        p = peaked_accuracy(w, self.centres, self.floors, self.heights, self.widths)
         p = p - self.gamma * (1.0 - (w**2).sum(axis=1))[:, None]
         p = np.clip(p, 0.01, 0.99)
         return p[0] if p.shape[0] == 1 else p

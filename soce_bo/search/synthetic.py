@@ -28,6 +28,20 @@ from soce_bo.search.simplex import weights_key
 from soce_bo.values import CategoryScore, TrialResult
 
 
+def weight_vector(experts: Sequence[str], weights: Mapping[str, float] | np.ndarray) -> np.ndarray:
+    """Weights by expert name (or already a vector) as a vector in `experts` order."""
+    if isinstance(weights, Mapping):
+        return np.array([float(weights.get(e, 0.0)) for e in experts])
+    return np.asarray(weights, dtype=float)
+
+
+def peaked_accuracy(w: np.ndarray, centres: np.ndarray, floors: np.ndarray, heights: np.ndarray,
+                    widths: np.ndarray) -> np.ndarray:
+    """floor_c + height_c exp(-|w - m_c|^2 / (2 s_c^2)) for soups w (N, K): shape (N, C)."""
+    d2 = ((w[:, None, :] - centres[None]) ** 2).sum(axis=2)
+    return floors + heights * np.exp(-d2 / (2 * widths**2))
+
+
 class SoupLandscape:
     """A search `Evaluator` (weights by expert name -> TrialResult) with known true values.
 
@@ -54,15 +68,11 @@ class SoupLandscape:
         return len(self.experts)
 
     def vector(self, weights: Mapping[str, float] | np.ndarray) -> np.ndarray:
-        if isinstance(weights, Mapping):
-            return np.array([float(weights.get(e, 0.0)) for e in self.experts])
-        return np.asarray(weights, dtype=float)
+        return weight_vector(self.experts, weights)
 
     def accuracies(self, w: np.ndarray) -> np.ndarray:
         """True per-category accuracy at one soup (shape (C,)) or many (shape (N, C))."""
-        w = np.atleast_2d(w)
-        d2 = ((w[:, None, :] - self.centres[None]) ** 2).sum(axis=2)
-        p = self.floors + self.heights * np.exp(-d2 / (2 * self.widths**2))
+        p = peaked_accuracy(np.atleast_2d(w), self.centres, self.floors, self.heights, self.widths)
         return p[0] if p.shape[0] == 1 else p
 
     def true_value(self, weights: Mapping[str, float] | np.ndarray) -> float:
