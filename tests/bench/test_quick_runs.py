@@ -55,7 +55,8 @@ def test_search_quick(cpu_results):
     assert s["bo_reaches_grid_best_fraction_strict"] <= s["bo_reaches_grid_best_fraction"]
     for problem in data["problems"]:
         grid = problem["strategies"]["grid"]
-        assert grid["n_trials"] == 37  # the full SoCE grid at K = 3
+        # the full SoCE grid at K = 3 is 37 soups; its uniform soup is one of the K + 1 = 4 free points
+        assert grid["fresh_evaluations"] == 36 and grid["total_evaluations"] == grid["n_trials"] == 36 + 4
         assert grid["best_true_final"] == pytest.approx(problem["grid_best_true"])  # the grid reaches itself
         for run in problem["strategies"].values():
             best = run["curves"]["best_true"]
