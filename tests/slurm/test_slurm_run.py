@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slurm]
 
 # Each driver starts one engine; the search is cut to what proves the plumbing.
 SMALL = ["+experiment=demo", "limit=16", "search=[uniform,grid]", "search.grid.budget=3", "analysis.shapley=false"]
-# 5 candidates + uniform_all + uniform + 6 grid soups on dev: the server job is cancelled after 6.
+# 5 candidates + uniform_all + uniform_experts + 6 grid soups on dev: the server job is cancelled after 6.
 TRIALS = ["+experiment=demo", "limit=16", "search=[uniform,grid]", "search.grid.budget=6", "analysis.shapley=false"]
 
 
@@ -70,7 +70,8 @@ def test_multirun_of_two_seeds_through_submitit_slurm(zoo_dir: Path, tmp_path: P
         assert f"seed: {point}" in (run_dir / "config.yaml").read_text()
         results = json.loads((run_dir / "results.json").read_text())
         assert results["run"]["seed"] == int(point)
-        assert results["evaluations"]["grid"] == 3
+        # budget 3 fresh evaluations; a sampled grid point that is a free soup (the experts' uniform) is skipped
+        assert 2 <= results["cost"]["grid"]["fresh"] <= 3 and results["evaluations"]["grid"] >= 2
         assert "Verdict" in (run_dir / "report.md").read_text() and (run_dir / "report.html").exists()
 
 
@@ -100,7 +101,8 @@ def test_server_job_scancelled_mid_search_is_replaced(zoo_dir: Path, tmp_path: P
     assert not any(r.get("failed") for r in ledger), "a trial failed instead of being retried"
     results = json.loads((run_dir / "results.json").read_text())
     ev = results["evaluations"]
-    assert ev["expert"] == 5 and ev["grid"] == 6 and ev["uniform"] >= 1, ev
+    assert ev["expert"] == 5 and ev["grid"] == 6, ev
+    assert any(r.get("strategy") == "uniform_experts" for r in ledger)  # the free uniform soup, scored before the search
     assert results["retries"] >= 1, "the cancelled job's trial was not retried"
     attempts = sorted(p.name for p in (run_dir / "servers" / "slurm" / "replica0").iterdir())
     assert attempts == ["attempt1", "attempt2"], attempts
