@@ -41,8 +41,9 @@ class ItemScorer(Protocol):
         """Category of every item of the split, in split order."""
         ...
 
-    def score_items(self, weights: Weights, indices: Sequence[int]) -> list[float]:
-        """Score in [0, 1] of the soup on each item `indices[j]` (positions in the split)."""
+    def score_items(self, weights: Weights, indices: Sequence[int], retries: list[str] | None = None) -> list[float]:
+        """Score in [0, 1] of the soup on each item `indices[j]` (positions in the split); errors of
+        attempts retried on a replaced server are appended to `retries` (where there is a server)."""
         ...
 
     def __call__(self, weights: Weights) -> TrialResult:
@@ -141,23 +142,26 @@ class RacingEvaluator:
             self.incumbent.offer(result)
             return result
         scores: dict[int, float] = {}
+        retries: list[str] = []
         try:
             for stage, chosen in enumerate(self.stages):
                 new = [i for i in chosen if i not in scores]
-                scores.update(zip(new, self.scorer.score_items(weights, new), strict=True))
+                scores.update(zip(new, self.scorer.score_items(weights, new, retries), strict=True))
                 if stage == len(self.stages) - 1:
                     break
                 cats = [self.categories[i] for i in chosen]
                 gap, se = paired_gap(cats, [scores[i] for i in chosen], [reference[i] for i in chosen])
                 if gap + self.z * se < 0.0:
-                    return self._result(chosen, scores, time.perf_counter() - t0, stopped=True)
+                    return self._result(chosen, scores, time.perf_counter() - t0, stopped=True, retries=retries)
         except Exception as err:  # noqa: BLE001 - the scheduler records failures the same way
-            return TrialResult.failure(f"{type(err).__name__}: {err}", time.perf_counter() - t0)
-        result = self._result(self.stages[-1], scores, time.perf_counter() - t0, stopped=False)
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            return TrialResult.failure(f"{type(err).__name__}: {first}", time.perf_counter() - t0, retries)
+        result = self._result(self.stages[-1], scores, time.perf_counter() - t0, stopped=False, retries=retries)
         self.incumbent.offer(result)
         return result
 
-    def _result(self, chosen: Sequence[int], scores: Mapping[int, float], seconds: float, stopped: bool) -> TrialResult:
+    def _result(self, chosen: Sequence[int], scores: Mapping[int, float], seconds: float, stopped: bool,
+                retries: Sequence[str] = ()) -> TrialResult:
         """Aggregate as the scorer's own full evaluation does (`result_for`), else by macro mean."""
         values = [scores[i] for i in chosen]
         result_for = getattr(self.scorer, "result_for", None)
@@ -169,7 +173,7 @@ class RacingEvaluator:
             per_cat = {c: per_cat[c] for c in order if c in per_cat}
             base = TrialResult(objective=macro_mean(per_cat), sem=macro_sem(per_cat), per_category=per_cat)
         full = len(chosen) == len(self.categories)
-        return replace(base, seconds=seconds, item_scores=tuple(values),
+        return replace(base, seconds=seconds, item_scores=tuple(values), retries=tuple(retries),
                        item_indices=() if full else tuple(chosen), stopped_early=stopped)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -127,8 +128,12 @@ class SoupEvaluator:
             client.apply([float(weights.get(n, 0.0)) for n in names])
         self.served.applied = key
 
-    def score_items(self, weights: Mapping[str, float], indices: Sequence[int]) -> list[float]:
-        """Scores of the soup on the items at `indices` (racing); raises ServerError if it cannot."""
+    def score_items(self, weights: Mapping[str, float], indices: Sequence[int],
+                    retries: list[str] | None = None) -> list[float]:
+        """Scores of the soup on the items at `indices` (racing); raises ServerError if it cannot.
+
+        Errors of attempts that failed on a server since replaced are appended to `retries`, so a
+        raced trial's ledger line shows them as a full evaluation's does."""
         self._check(weights)
         chosen = [self.items[i] for i in indices]
 
@@ -136,7 +141,9 @@ class SoupEvaluator:
             self._load(client, weights)
             return evaluate_items(self.benchmark, client, chosen, show_progress=False).item_scores
 
-        scores, _ = self.served.call(score)
+        scores, errors = self.served.call(score)
+        if retries is not None:
+            retries.extend(errors)
         return [float(x) for x in scores]
 
     def result_for(self, indices: Sequence[int], scores: Sequence[float]) -> TrialResult:
@@ -151,19 +158,14 @@ class SoupEvaluator:
         self._check(weights)
         t0 = time.perf_counter()
 
-        def score(client: SoupClient):
-            self._load(client, weights)
-            return evaluate_items(self.benchmark, client, self.items, show_progress=False)
-
+        retries: list[str] = []
         try:
-            res, retries = self.served.call(score)
+            scores = self.score_items(weights, range(len(self.items)), retries)
         except ServerError as err:
             # Recorded as a failed trial with its history; the scheduler stops after a few in a row.
             return TrialResult.failure(_one_line(err), time.perf_counter() - t0)
-        value = res.overall if self.objective == "overall" else macro_mean(res.per_category)
-        return TrialResult(objective=value, sem=macro_sem(res.per_category), per_category=res.per_category,
-                           seconds=time.perf_counter() - t0, retries=tuple(retries),
-                           item_scores=tuple(res.item_scores))
+        return replace(self.result_for(range(len(self.items)), scores),
+                       seconds=time.perf_counter() - t0, retries=tuple(retries))
 
 
 def _one_line(err: BaseException) -> str:

@@ -164,8 +164,10 @@ class SuiteProblem:
             correct = correct ^ flips
         return correct.astype(float)
 
-    def score_items(self, weights: Mapping[str, float], indices: Sequence[int]) -> list[float]:
-        """0/1 outcome of each requested dev item (split order indices), paired across soups."""
+    def score_items(self, weights: Mapping[str, float], indices: Sequence[int],
+                    retries: list[str] | None = None) -> list[float]:
+        """0/1 outcome of each requested dev item (split order indices), paired across soups (no
+        server, so nothing is ever retried)."""
         return self._outcomes(weights, "dev")[np.asarray(indices, dtype=int)].tolist()
 
     def _result(self, outcomes: np.ndarray, categories: Sequence[str], seconds: float) -> TrialResult:

@@ -25,6 +25,7 @@ class BernoulliItems:
     def __init__(self, per_category: int = 200) -> None:
         self.item_categories = [c for c in CATS for _ in range(per_category)]
         self.calls: list[int] = []
+        self.retry_on_call = 0  # score_items call (1-based) that reports a retried server failure
 
     def _outcomes(self, weights) -> np.ndarray:
         (label,) = weights
@@ -33,8 +34,10 @@ class BernoulliItems:
         rng = np.random.default_rng([int(seed), int.from_bytes(digest[:4], "little")])
         return (rng.random(len(self.item_categories)) < p).astype(float)
 
-    def score_items(self, weights, indices):
+    def score_items(self, weights, indices, retries=None):
         self.calls.append(len(indices))
+        if retries is not None and self.retry_on_call == len(self.calls):
+            retries.append("server died (fake)")
         out = self._outcomes(weights)
         return [float(out[i]) for i in indices]
 
@@ -94,6 +97,20 @@ def test_a_better_soup_runs_in_full_and_becomes_the_incumbent() -> None:
     assert incumbent.result is better
     full = scorer(soup(0.7))  # the raced full result equals the plain evaluation
     assert better.objective == pytest.approx(full.objective) and better.item_scores == full.item_scores
+
+
+def test_retries_of_any_stage_reach_the_raced_result() -> None:
+    """A server replaced during stage 2 of a raced soup shows in its ledger line, as in a full evaluation."""
+    scorer = BernoulliItems()
+    incumbent = Incumbent()
+    incumbent.offer(scorer(soup(0.5)))
+    racer = RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS), incumbent)
+    scorer.retry_on_call = 3  # calls: [incumbent's full split, stage 1, stage 2, ...]
+    better = racer(soup(0.7))
+    assert better.complete and better.retries == ("server died (fake)",)
+    scorer.retry_on_call = 5  # stage 1 of the next soup (calls 2-4 were the three stages above)
+    worse = racer(soup(0.2))
+    assert worse.stopped_early and worse.retries == ("server died (fake)",)
 
 
 def test_soups_as_good_as_the_incumbent_are_stopped_at_most_alpha_of_the_time() -> None:
