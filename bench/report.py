@@ -175,6 +175,12 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
         zoo_note = (f"Zoo: experts {', '.join(z['experts'])}, {z['dev_items']} dev items, "
                     f"{max(p['fresh_evaluations'] for p in zoo)} distinct soups evaluated through one server "
                     f"for all strategies and {len(zoo)} seeds; grid best (dev) {z['grid_best_true']:.4f}.")
+        if all("picks" in p for p in zoo):
+            zoo_note += " Returned soups on the test split (BO at 20 fresh evaluations vs the full grid): " + "; ".join(
+                f"seed {p['seed']}: BO {p['picks']['bo']['test']:.4f} ({p['picks']['bo']['fresh']} fresh) vs grid "
+                f"{p['picks']['grid']['test']:.4f} ({p['picks']['grid']['fresh']} fresh)" for p in zoo) + (
+                f". Goal (BO ties or beats the grid on test in >= 2 of 3 seeds with <= 1/4 of its fresh "
+                f"evaluations): {_met(s['zoo_goal_met'])}." if s.get("zoo_goal_met") is not None else ".")
     return "\n".join([
         "## 3. Search efficiency (`search.json`, `results/search_curves.png`)", _origin(d), "",
         "Strategies with their default configs (bo/random/cmaes 20 trials; BO's include "

@@ -98,3 +98,13 @@ def test_racing_quick_on_the_suite(tmp_path):
         assert rows[name]["raced"] and rows[name]["items_on"] <= rows[name]["items_off"]
         assert rows[name]["items_off"] == rows[name]["fresh"] * 3 * 200  # K = 3 categories of 200 dev items
     assert "## 7. Racing" in racing.racing_section(data)
+
+
+def test_the_returned_soup_is_the_best_observed_within_the_budget_earlier_on_ties():
+    """bench.search's zoo picks follow SearchRun.best(): a later tie or a trial past the budget is not returned."""
+    from bench.search import incumbent_weights
+
+    trials = [{"weights": {"a": 1.0}, "observed": 0.5}, {"weights": {"b": 1.0}, "observed": 0.7},
+              {"weights": {"a": 0.5, "b": 0.5}, "observed": 0.7}, {"weights": {"a": 0.2, "b": 0.8}, "observed": 0.9}]
+    assert incumbent_weights(trials, 3) == {"b": 1.0}
+    assert incumbent_weights(trials) == {"a": 0.2, "b": 0.8}
