@@ -4,8 +4,8 @@ Problems: `soce_bo.search.suite` (per-item paired observations of known landscap
 every combination of optimum location (interior, face, vertex) and interference (weak, strong)
 -- 6 settings -- with dev items per category alternating 100 / 500 between them (`--per-k 3`:
 one setting per location, interference and items rotating with K -- what the CPU budget of the
-shared 2-core bench box allowed for the committed run), one problem seed each, drawn in turn from the
-suite's REPORT seeds (`--seeds tune` uses the TUNE seeds: for choosing settings).
+shared 2-core bench box allowed), `--seeds-per-setting` problem seeds each (1 by default), drawn in
+turn from the suite's REPORT seeds (`--seeds tune` uses the TUNE seeds: for choosing settings).
 Every strategy is built as the run builds it (conf/search/<name>.yaml) with budget 20, gets the
 experts alone and the uniform soup free (`run_search(free=...)`, as in a run), and runs through
 `run_search` with a ledger (one per problem, so no strategy sees another's trials; no Ax
@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> Path:
         ("--ks", {"default": ",".join(map(str, KS)), "help": "comma-separated K values"}),
         ("--bo", {"action": "append", "default": None, "help": "BO variant name:key=value,... (repeatable)"}),
         ("--name", {"default": "search_suite", "help": "result file name (bench/results/<name>.json)"}),
-        ("--per-k", {"type": int, "default": 6, "help": "settings per K: 6 (location x interference) or 3"})])
+        ("--per-k", {"type": int, "default": 6, "help": "settings per K: 6 (location x interference) or 3"}),
+        ("--seeds-per-setting", {"type": int, "default": 1,
+                                 "help": "problem seeds per setting, drawn in turn from the seed split"})])
     single_thread_torch()
     started = time.time()
     ks = (3,) if args.quick else tuple(int(k) for k in args.ks.split(","))
@@ -200,12 +202,14 @@ def main(argv: list[str] | None = None) -> Path:
     settings = suite_settings(ks)[:2] if args.quick else suite_settings(ks, args.per_k)
     problems = []
     with LoadSampler() as load:
+        n_seeds = min(args.seeds_per_setting, len(seeds))
         for i, setting in enumerate(settings):
-            seed = seeds[i % len(seeds)]
-            problem = SuiteProblem(setting, seed)
-            problems.append(run_problem(problem, variants, seed))
-            console_log(f"suite {problem.name}: " + ", ".join(
-                f"{n} {s['returned_true']:.4f}" for n, s in problems[-1]["strategies"].items()))
+            for r in range(n_seeds):
+                seed = seeds[(i * n_seeds + r) % len(seeds)]
+                problem = SuiteProblem(setting, seed)
+                problems.append(run_problem(problem, variants, seed))
+                console_log(f"suite {problem.name} ({len(problems)}/{len(settings) * n_seeds}): " + ", ".join(
+                    f"{n} {s['returned_true']:.4f}" for n, s in problems[-1]["strategies"].items()))
     summary = summarise(problems, list(variants))
     rows = [[bo, k, r["n"], r["vs_cmaes"], r["vs_random"], r.get("reach"), r.get("reach_cmaes"), r.get("reach_random"),
              r["mean_gap_to_optimum"][bo], r["mean_gap_to_optimum"]["cmaes"], r["mean_gap_to_optimum"]["random"],
@@ -214,7 +218,8 @@ def main(argv: list[str] | None = None) -> Path:
     print_table(f"suite at {BUDGET} fresh evaluations ({args.seeds} seeds)",
                 ["bo", "K", "problems", "BO >= CMA-ES", "BO >= random", "BO reach", "CMA reach", "rand reach",
                  "gap BO", "gap CMA", "gap rand", "BO s/eval"], rows)
-    payload = {"summary": {"bo_variants": variants, "seeds": args.seeds, "budget": BUDGET, "goals": GOALS,
+    payload = {"summary": {"bo_variants": variants, "seeds": args.seeds, "seeds_per_setting": n_seeds,
+                           "budget": BUDGET, "goals": GOALS,
                            "results": summary, "bo_acqf": CHEAP_ACQF},
                "problems": problems, "method": __doc__}
     return write_result(args.name, payload, args.out, args.quick, started, load)
