@@ -58,8 +58,15 @@ from soce_bo.search.simplex import WeightsKey, check_budget, check_experts, to_s
 
 log = logging.getLogger(__name__)
 OBJECTIVE = "objective"
-ACQF_KEYS = ("raw_samples", "num_restarts", "n_burnin", "n_thinning")
+ACQF_KEYS = ("raw_samples", "num_restarts", "n_burnin", "n_thinning", "maxiter", "batch_limit")
+OPTIMIZER_KEYS = ("raw_samples", "num_restarts")  # optimize_acqf arguments; the rest go in its `options`
 MODELS = ("scalar", "per_category")
+# Named acquisition-optimiser efforts (`acqf: <name>`), measured in bench/bo_overhead.py and, for
+# quality, on the suite's TUNE seeds (bench/results/search_suite_tune.json). "lean" is the default.
+ACQF_PRESETS: dict[str, dict[str, int]] = {
+    "cheap": {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4},
+    "lean": {"raw_samples": 128, "num_restarts": 4, "n_burnin": 200, "n_thinning": 2},
+}
 GEN_TRIES = 3  # Ax generations per suggestion before a random point replaces a repeat
 
 
@@ -103,10 +110,13 @@ class BayesOpt:
             where the acquisition optimum sits on a face (some expert at weight 0) for most
             suggestions at K >= 4 and BO found the grid's best less often than random search
             (bench/search.py). Must be < 1/K.
-        acqf: acquisition optimiser effort, keys raw_samples, num_restarts, n_burnin, n_thinning
-            (None = Ax defaults 1024 / 20 / 10000 / 32). The hit-and-run sampler for the
-            sum <= 1 constraint dominates a step; {raw_samples: 256, num_restarts: 8, n_burnin:
-            500, n_thinning: 4} is ~6x faster at K = 3.
+        acqf: acquisition optimiser effort: a preset name of ACQF_PRESETS ("lean", "cheap") or a
+            mapping with keys raw_samples, num_restarts (optimize_acqf), n_burnin, n_thinning
+            (hit-and-run sampler of the initial conditions under the sum <= 1 constraint),
+            maxiter, batch_limit (SLSQP); None = Ax defaults 1024 / 20 / 10000 / 32, ~3 s per
+            suggestion on one core. The SLSQP restarts (qLogNEI forward/backward passes) and the
+            polytope sampler dominate a suggestion, so fewer restarts and shorter chains are the
+            levers (bench/bo_overhead.py).
         model: "scalar" (one GP on the objective) or "per_category" (one GP per category,
             objective = their mean; see the module docstring).
         min_distance: a suggestion closer than this (max |w_i - w'_i|) to a known soup is a repeat.
@@ -114,7 +124,7 @@ class BayesOpt:
 
     def __init__(self, experts: Sequence[str], budget: int = 20, seed: int = 0, name: str = "bo",
                  sobol_trials: int = 0, floors: Mapping[str, float] | None = None, noise: str = "binomial",
-                 method: str = "fast", torch_threads: int = 1, acqf: Mapping[str, int] | None = None,
+                 method: str = "fast", torch_threads: int = 1, acqf: Mapping[str, int] | str | None = None,
                  min_weight: float = 0.1, model: str = "scalar", min_distance: float = 1e-3) -> None:
         self.name = name
         self.experts = check_experts(experts, name)
@@ -138,6 +148,11 @@ class BayesOpt:
                               f"(every expert gets at least min_weight), got {min_weight}")
         self.min_weight = float(min_weight)
         self.floors = {str(c): float(v) for c, v in (floors or {}).items()}
+        if isinstance(acqf, str):
+            if acqf not in ACQF_PRESETS:
+                raise ConfigError(f"search.{name}.acqf: unknown preset {acqf!r}; known: {sorted(ACQF_PRESETS)} "
+                                  "(or a mapping, or null for Ax's defaults)")
+            acqf = ACQF_PRESETS[acqf]
         self._acqf = {str(key): int(v) for key, v in (acqf or {}).items()}
         unknown = set(self._acqf) - set(ACQF_KEYS)
         if unknown:
@@ -188,8 +203,8 @@ class BayesOpt:
         )
         if self._acqf and "MBM" in client._generation_strategy.nodes_by_name:
             # Client has no knob for this; the GP node's spec takes it (and keeps it in JSON).
-            sampler = {k: v for k, v in self._acqf.items() if k in ("n_burnin", "n_thinning")}
-            optimizer = {k: v for k, v in self._acqf.items() if k in ("raw_samples", "num_restarts")}
+            sampler = {k: v for k, v in self._acqf.items() if k not in OPTIMIZER_KEYS}
+            optimizer = {k: v for k, v in self._acqf.items() if k in OPTIMIZER_KEYS}
             spec = client._generation_strategy.nodes_by_name["MBM"].generator_specs[0]
             spec.generator_gen_kwargs = {"model_gen_options": {"optimizer_kwargs": {**optimizer, "options": sampler}}}
         quiet_ax()
