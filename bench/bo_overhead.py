@@ -5,9 +5,13 @@ information (the experts alone and the uniform soup) and observes n - (K + 1) ra
 synthetic objective (`soce_bo.search.synthetic.simplex_problem`), then `suggest(1)` is timed
 `reps` times (each suggestion is observed before the next, so the GP is refit on n, n + 1, ...
 trials). A suggestion = Ax fitting the GP(s) plus optimising qLogNEI under the simplex
-constraint. n < K + 1 is not measured (a run always has the K + 1 free soups). Settings: Ax's
-default acquisition (`acqf: null`), the CPU-cheap one of conf/experiment/demo.yaml, and the
-cheap one with `model: per_category` (one GP per category).
+constraint. n < K + 1 is not measured (a run always has the K + 1 free soups). Settings (overrides of
+conf/search/bo.yaml, whose min_weight all keep): `cheap` / `cheap_per_category` = the benches'
+acquisition bench.common.CHEAP_ACQF (= the run's default preset "lean" of
+soce_bo.search.bo.ACQF_PRESETS) with one GP on the objective / one batched GP over the categories;
+`old_cheap` = the older preset "cheap" (the benches' CHEAP_ACQF until 2026-12-01); `ax_default` =
+Ax's own acquisition-optimiser defaults (`acqf: null`). `summary.conf_default` names the setting
+that conf/search/bo.yaml builds as it is.
 """
 
 from __future__ import annotations
@@ -21,16 +25,21 @@ from bench.common import (CHEAP_ACQF, LoadSampler, console_log, median, parse_ar
                           write_result)
 from soce_bo.search.synthetic import simplex_problem
 
-SETTINGS = {"cheap": (CHEAP_ACQF, "scalar"), "cheap_per_category": (CHEAP_ACQF, "per_category"),
-            "default": (None, "scalar")}
+SETTINGS: dict[str, dict] = {
+    "cheap": {"acqf": CHEAP_ACQF, "model": "scalar"},
+    "cheap_per_category": {"acqf": CHEAP_ACQF, "model": "per_category"},
+    "old_cheap": {"acqf": "cheap", "model": "scalar"},
+    "ax_default": {"acqf": None, "model": "scalar"},
+}
 
 
-def time_suggestions(k: int, n: int, acqf: dict | None, reps: int, seed: int = 0, model: str = "scalar") -> list[float]:
+def time_suggestions(k: int, n: int, overrides: dict, reps: int, seed: int = 0) -> tuple[list[float], object]:
+    """Seconds of each of `reps` suggestions after n completed trials; also the BayesOpt (for its settings)."""
     from soce_bo.search.configs import build_strategy
     from soce_bo.search.simplex import to_simplex, uniform, vertex
 
     fn = simplex_problem(k, seed)
-    bo = build_strategy("bo", fn.experts, seed, budget=n + reps, acqf=acqf, torch_threads=1, model=model)
+    bo = build_strategy("bo", fn.experts, seed, budget=n + reps, torch_threads=1, **overrides)
     for weights in [*(vertex(fn.experts, e) for e in fn.experts), uniform(fn.experts)]:  # a run's free soups
         bo.prior(weights, fn(weights))
     rng = np.random.default_rng([seed, k, n])
@@ -43,7 +52,16 @@ def time_suggestions(k: int, n: int, acqf: dict | None, reps: int, seed: int = 0
         (weights,) = bo.suggest(1)
         times.append(time.perf_counter() - t0)
         bo.observe(weights, fn(weights))
-    return times
+    return times, bo
+
+
+def conf_default_setting(resolved: dict[str, dict]) -> str | None:
+    """The measured setting that conf/search/bo.yaml builds without overrides (None if none of them)."""
+    from soce_bo.search.configs import build_strategy
+
+    bo = build_strategy("bo", ["a", "b"], 0)
+    default = {"acqf": bo._acqf or None, "model": bo.model, "min_weight": bo.min_weight}
+    return next((s for s, r in resolved.items() if r == default), None)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -60,18 +78,19 @@ def main(argv: list[str] | None = None) -> Path:
     from soce_bo.search.bo import quiet_ax
 
     quiet_ax()
-    time_suggestions(2, 3, CHEAP_ACQF, 1)  # one-time costs (lazy imports, first GP fit) out of the table
+    time_suggestions(2, 3, {"acqf": CHEAP_ACQF}, 1)  # one-time costs (lazy imports, first GP fit) out of the table
 
-    rows = []
+    rows, resolved = [], {}
     with LoadSampler() as load:
-        for setting, (acqf, model) in settings.items():
+        for setting, overrides in settings.items():
             for k in ks:
                 for n in ns:
                     if n < k + 1:
                         rows.append({"setting": setting, "k": k, "n": n, "seconds": None,
                                      "note": f"n < K + 1 = {k + 1} seed trials"})
                         continue
-                    times = time_suggestions(k, n, acqf, reps, model=model)
+                    times, bo = time_suggestions(k, n, overrides, reps)
+                    resolved[setting] = {"acqf": bo._acqf or None, "model": bo.model, "min_weight": bo.min_weight}
                     rows.append({"setting": setting, "k": k, "n": n, "seconds": median(times), "all": times})
                     console_log(f"bo_overhead {setting} K={k} n={n}: {median(times):.2f} s")
     print_table("BO seconds per suggestion (1 torch thread)", ["setting", "K", "n trials", "s / suggestion"],
@@ -83,8 +102,10 @@ def main(argv: list[str] | None = None) -> Path:
         "statistic": "per setting and K: median over n in " + str(ns) + " of the median of " + str(reps)
                      + " timed suggestions",
         "max_seconds": {s: max(r["seconds"] for r in rows if r["setting"] == s and r["seconds"]) for s in settings},
-        "acqf": {s: acqf for s, (acqf, _) in settings.items()},
-        "model": {s: model for s, (_, model) in settings.items()},
+        "acqf": {s: r["acqf"] for s, r in resolved.items()},
+        "model": {s: r["model"] for s, r in resolved.items()},
+        "min_weight": {s: r["min_weight"] for s, r in resolved.items()},
+        "conf_default": conf_default_setting(resolved),
     }
     return write_result("bo_overhead", {"summary": summary, "rows": rows, "method": __doc__},
                         args.out, args.quick, started, load)
