@@ -1,7 +1,12 @@
-"""Shared fixtures: single-threaded torch, offline hub, and the tiny expert zoo built once.
+"""Shared fixtures: single-threaded torch, offline hub, the tiny expert zoo built once, and a
+guard that no test leaves a vLLM engine behind.
 
 The zoo lives at $SOCE_ZOO_DIR or <repo>/artifacts/zoo -- the same place `make demo` uses -- and
-is rebuilt only when its config hash changes, so the suite pays the build (a few minutes) once.
+is rebuilt only when its config hash changes, so the suite pays the build (~8 min here) once.
+
+Every process this session starts inherits SOCE_TEST_SESSION=<pytest pid>, so an engine is
+traced back to this session even after its driver died and it was reparented (other agents on
+the machine run vLLM servers of their own; those are never touched).
 """
 
 from __future__ import annotations
@@ -13,9 +18,14 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["SOCE_TEST_SESSION"] = str(os.getpid())
 
+import signal  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import psutil  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +47,75 @@ def zoo_dir() -> Path:
 
     out = Path(os.environ.get("SOCE_ZOO_DIR", REPO / "artifacts" / "zoo"))
     return ensure_zoo(out)
+
+
+LEAK_GRACE_S = 20.0  # > the reaper's 15 s SIGTERM grace: an engine whose driver just died may still be going
+
+
+def session_engines() -> dict[int, str]:
+    """pid -> cmdline of live vLLM processes (API server, EngineCore, workers) started by this session."""
+    found = {}
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            text = (proc.info["name"] or "") + " " + " ".join(proc.info["cmdline"] or ())
+            if ("VLLM" not in text and "vllm.entrypoints" not in text) or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if proc.environ().get("SOCE_TEST_SESSION") == os.environ["SOCE_TEST_SESSION"]:
+                found[proc.pid] = text.strip()[:300]
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _kill_engines(pids: list[int]) -> None:
+    """SIGKILL each engine's process group (the reaper leads it), never pytest's own group."""
+    own = os.getpgid(0)
+    for pid in pids:
+        try:
+            group = os.getpgid(pid)
+            if group != own:
+                os.killpg(group, signal.SIGCONT)  # a SIGSTOPped engine must see the kill too
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+
+
+def _leaked_since(before: dict[int, str]) -> dict[int, str]:
+    """Engines started since `before` still alive after LEAK_GRACE_S (polled: no wait when none)."""
+    deadline = time.monotonic() + LEAK_GRACE_S
+    while True:
+        new = {pid: cmd for pid, cmd in session_engines().items() if pid not in before}
+        if not new or time.monotonic() > deadline:
+            return new
+        time.sleep(0.5)
+
+
+def _fail_on_leak(before: dict[int, str], where: str) -> None:
+    leaked = _leaked_since(before)
+    if leaked:
+        _kill_engines(list(leaked))  # so the tests after this one do not share the cores with it
+        lines = "\n".join(f"  pid {pid}: {cmd}" for pid, cmd in sorted(leaked.items()))
+        pytest.fail(f"{where} left vLLM processes alive after {LEAK_GRACE_S:.0f} s (now killed):\n{lines}",
+                    pytrace=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_engine_left_by_module(request) -> Iterator[None]:
+    """Module-scoped engines (shared servers) must be gone once their module is done."""
+    before = session_engines()
+    yield
+    _fail_on_leak(before, f"module {request.module.__name__}")
+
+
+@pytest.fixture(autouse=True)
+def no_engine_left_by_test(request) -> Iterator[None]:
+    """An engine a test started itself must be gone when it ends: a leaked engine busy-polls a core
+    and slows every later test. Engines of module/session fixtures already exist when this is set up."""
+    before = session_engines()
+    yield
+    _fail_on_leak(before, request.node.nodeid)
 
 
 def pytest_collection_modifyitems(config, items):

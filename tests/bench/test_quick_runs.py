@@ -75,9 +75,10 @@ def test_report_renders_every_question_run(cpu_results):
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_throughput_quick(tmp_path):
+def test_throughput_quick(tmp_path, zoo_dir):
     """One engine only: the swap script's engine restarts (~4 min here) are left to `make bench`;
-    the swap path itself is covered by tests/serve."""
+    the swap path itself is covered by tests/serve. It is the suite's first user of the zoo: taking
+    `zoo_dir` charges a fresh clone's zoo build (~8 min) to this test's setup, not to its call."""
     assert run_all.main(["--quick", "--only", "throughput", "--out", str(tmp_path)]) == 0
     thr = _load(tmp_path, "throughput")["summary"]
     assert thr["all_identical"], "vLLM and HF greedy outputs differ on the same soup"

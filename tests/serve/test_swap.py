@@ -1,7 +1,7 @@
 """The in-place soup swap against the references: a fresh engine on the written soup, and HF.
 
 One server on the zoo's first expert and one fresh server on the soup written to disk are shared
-by the whole module (each start costs 15-40 s).
+by the whole module (each start costs 15-40 s); they start side by side, each pinned to its own core.
 """
 
 from __future__ import annotations
@@ -43,12 +43,21 @@ def soup_dir(pool_dirs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engines(pool_dirs, soup_dir, tmp_path_factory, cpu_config):
-    """The swap server on the first expert (core 0), then a fresh server on the soup written to
-    disk (core 1): the reference, and -- started alone -- the cost of a full engine restart."""
+    """The swap server on the first expert (core 0) and a fresh server on the soup written to disk
+    (core 1): the reference, and the cost of a full engine restart. Both start at once (one start's
+    wait instead of two); each engine has its own core, so the restart time stays an engine's own."""
     logs = tmp_path_factory.mktemp("logs")
-    with SoupServer(pool_dirs[0], cpu_config(log_dir=str(logs), cpu_bind="0"), replica=0) as swap_server:
-        with SoupServer(soup_dir, cpu_config(log_dir=str(logs), cpu_bind="1"), replica=1) as fresh_server:
-            yield swap_server, fresh_server
+    swap_server = SoupServer(pool_dirs[0], cpu_config(log_dir=str(logs), cpu_bind="0"), replica=0)
+    fresh_server = SoupServer(soup_dir, cpu_config(log_dir=str(logs), cpu_bind="1"), replica=1)
+    try:
+        for server in (swap_server, fresh_server):
+            server.start(wait=False)
+        for server in (swap_server, fresh_server):
+            server.wait_ready()
+        yield swap_server, fresh_server
+    finally:
+        for server in (swap_server, fresh_server):
+            server.stop()
 
 
 @pytest.fixture(scope="module")
