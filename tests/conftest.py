@@ -25,7 +25,6 @@ import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import psutil  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,18 +51,31 @@ def zoo_dir() -> Path:
 LEAK_GRACE_S = 20.0  # > the reaper's 15 s SIGTERM grace: an engine whose driver just died may still be going
 
 
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:  # gone, or not ours to read
+        return b""
+
+
 def session_engines() -> dict[int, str]:
-    """pid -> cmdline of live vLLM processes (API server, EngineCore, workers) started by this session."""
+    """pid -> cmdline of live vLLM processes (API server, EngineCore, workers) started by this session.
+
+    Read straight from /proc (~1 ms; psutil takes ~20 ms), since it runs twice per test."""
+    tag = b"SOCE_TEST_SESSION=" + os.environ["SOCE_TEST_SESSION"].encode()
     found = {}
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-        try:
-            text = (proc.info["name"] or "") + " " + " ".join(proc.info["cmdline"] or ())
-            if ("VLLM" not in text and "vllm.entrypoints" not in text) or proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if proc.environ().get("SOCE_TEST_SESSION") == os.environ["SOCE_TEST_SESSION"]:
-                found[proc.pid] = text.strip()[:300]
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
+        text = _read(f"/proc/{entry}/comm").strip() + b" " + _read(f"/proc/{entry}/cmdline").replace(b"\0", b" ")
+        if b"VLLM" not in text and b"vllm.entrypoints" not in text:
+            continue
+        stat = _read(f"/proc/{entry}/stat")
+        if not stat or stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X"):  # zombie or dead
+            continue
+        if tag in _read(f"/proc/{entry}/environ").split(b"\0"):
+            found[int(entry)] = text.decode(errors="replace").strip()[:300]
     return found
 
 
