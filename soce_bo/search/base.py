@@ -13,7 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from soce_bo.values import CategoryScore, TrialResult, Weights
 
-__all__ = ["CategoryScore", "Evaluator", "Strategy", "SupportsPrior", "SupportsSnapshot", "TrialResult", "Weights"]
+__all__ = ["CategoryScore", "Evaluator", "Strategy", "SupportsCacheHits", "SupportsPrior", "SupportsSnapshot",
+           "TrialResult", "Weights"]
 
 
 class Evaluator(Protocol):
@@ -38,7 +39,8 @@ class Strategy(Protocol):
     `budget` trials of the strategy's own (prior soups excluded; strategies whose plan sets their
     size -- grid, greedy, uniform, random -- when the plan is done). Since no strategy proposes a
     soup it already has, the two counts differ only when another strategy evaluated the very
-    same weights. `None` = no limit but the plan's.
+    same weights (`SupportsCacheHits` lets a strategy tell those apart). `None` = no limit but
+    the plan's.
     """
 
     name: str
@@ -62,6 +64,18 @@ class SupportsPrior(Protocol):
     """
 
     def prior(self, weights: Weights, result: TrialResult) -> None: ...
+
+
+@runtime_checkable
+class SupportsCacheHits(Protocol):
+    """Optional: strategies whose `done()` counts their own trials (BO) learn which were free.
+
+    A suggestion another strategy already evaluated is answered from the ledger and costs no
+    budget; `run_search` reports it here instead of through `observe`, so such a strategy keeps
+    suggesting until it has spent its budget of fresh evaluations (also after a resume).
+    """
+
+    def observe_cache_hit(self, weights: Weights, result: TrialResult) -> None: ...
 
 
 @runtime_checkable

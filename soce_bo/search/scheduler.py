@@ -28,7 +28,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from soce_bo.errors import SoceError
-from soce_bo.search.base import Evaluator, Strategy, SupportsPrior, SupportsSnapshot, TrialResult, Weights
+from soce_bo.search.base import (Evaluator, Strategy, SupportsCacheHits, SupportsPrior, SupportsSnapshot, TrialResult,
+                                 Weights)
 from soce_bo.search.ledger import Ledger, TrialRecord, now
 from soce_bo.search.simplex import WeightsKey, weights_key
 
@@ -92,9 +93,17 @@ def _resume(strategy: Strategy, past: list[TrialRecord], free: Sequence[TrialRec
     if state is not None and state.exists() and isinstance(strategy, SupportsSnapshot):
         if strategy.restore(state, priors + completed):
             return "snapshot"
-    for weights, result in completed:
-        strategy.observe(weights, result)
+    for record in past:
+        _observe(strategy, record.weights, record.result, record.cached)
     return "ledger"
+
+
+def _observe(strategy: Strategy, weights: Weights, result: TrialResult, cached: bool) -> None:
+    """Tell the strategy a result; a cache hit through `observe_cache_hit` where it counts its trials."""
+    if cached and isinstance(strategy, SupportsCacheHits):
+        strategy.observe_cache_hit(dict(weights), result)
+    else:
+        strategy.observe(dict(weights), result)
 
 
 def run_search(
@@ -161,7 +170,7 @@ def run_search(
         records.append(record)
         if not result.failed:
             cache[weights_key(weights)] = result
-        strategy.observe(dict(weights), result)
+        _observe(strategy, weights, result, cached)
         if snapshots and isinstance(strategy, SupportsSnapshot):
             strategy.snapshot(state)
         counts["reused" if cached else "evaluated"] += 1

@@ -141,3 +141,29 @@ def test_an_error_still_writes_the_results_in_flight(tmp_path):
     with pytest.raises(ConfigError, match="poetry"):  # raised by observe of the first result
         run_search(strategy, replicas, Ledger(tmp_path / "l.jsonl"), progress=False)
     assert [r.trial for r in read_ledger(tmp_path / "l.jsonl")] == [0, 1]
+
+
+class CountingPoints(FixedPoints):
+    """A planned search that, like BO, wants to know which of its trials were free cache hits."""
+
+    def __init__(self, points, name: str = "counting") -> None:
+        super().__init__(points, name=name)
+        self.hits: list[tuple] = []
+
+    def observe_cache_hit(self, weights, result) -> None:
+        self.hits.append(weights_key(weights))
+        self.observe(weights, result)
+
+
+def test_cache_hits_are_reported_as_such_also_when_replayed_from_the_ledger(tmp_path):
+    fn = three_category_soup(EXPERTS)
+    shared = {"a": 0.5, "b": 0.5, "c": 0.0}
+    own = {"a": 0.2, "b": 0.3, "c": 0.5}
+    ledger = Ledger(tmp_path / "l.jsonl")
+    run_search(FixedPoints([shared], name="other"), [Replica(fn)], ledger, progress=False)
+    first = CountingPoints([shared, own])
+    run = run_search(first, [Replica(fn)], ledger, progress=False)
+    assert run.fresh == 1 and first.hits == [weights_key(shared)]
+    replayed = CountingPoints([shared, own])  # a resume: both trials come back from the ledger
+    run_search(replayed, [Replica(fn)], Ledger(tmp_path / "l.jsonl"), progress=False)
+    assert replayed.hits == [weights_key(shared)] and replayed.done()
