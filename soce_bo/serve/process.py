@@ -16,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,24 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def group_states(pgid: int) -> list[str]:
+    """The /proc state letters (R, S, T, Z, ...) of the processes in group `pgid`."""
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if len(fields) > 2 and fields[2] == str(pgid):  # after "(comm)": state, ppid, pgrp
+            states.append(fields[0])
+    return states
+
+
+def group_has_stopped(pgid: int) -> bool:
+    """True when a process of the group is stopped (SIGSTOP, 'T'): it cannot act on SIGTERM."""
+    return any(state in ("T", "t") for state in group_states(pgid))
+
+
 def signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
@@ -56,14 +75,19 @@ def signal_group(pgid: int, sig: int) -> None:
 
 
 def terminate_group(proc: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM the group led by `proc`, wait up to `grace_s`, SIGKILL what is left, reap."""
+    """SIGTERM the group led by `proc`, wait up to `grace_s`, SIGKILL what is left, reap.
+
+    grace_s=0: no SIGTERM, SIGKILL (and SIGCONT, so stopped members die too) at once.
+    """
     pgid = proc.pid  # started with start_new_session: the leader's pid is the group id
-    signal_group(pgid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        log.warning("vLLM server pid %s ignored SIGTERM; killing its process group", proc.pid)
+    if grace_s > 0:
+        signal_group(pgid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("vLLM server pid %s ignored SIGTERM; killing its process group", proc.pid)
     signal_group(pgid, signal.SIGKILL)  # engine core / worker stragglers share the group
+    signal_group(pgid, signal.SIGCONT)
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored

@@ -22,7 +22,10 @@ import httpx
 
 from soce_bo.errors import ServerError
 from soce_bo.serve.config import ServerConfig
-from soce_bo.serve.process import free_port, install_signal_handlers, register, terminate_group, unregister
+from soce_bo.serve.process import (
+    free_port, group_has_stopped, install_signal_handlers, register, terminate_group, unregister,
+)
+from soce_bo.serve.watchdog import EngineWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class SoupServer:
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.startup_s: float | None = None
+        self.watchdog: EngineWatchdog | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -100,6 +104,7 @@ class SoupServer:
         if not (self.model / "config.json").is_file():
             raise ServerError(f"cannot start vLLM: no config.json in {self.model}")
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.watchdog = None  # a restart starts with a clean record
         self.port = port or self.cfg.port or free_port(self.cfg.host)
         cmd = self.command()
         log.info("starting vLLM on %s (log %s): %s", self.url, self.log_path, " ".join(cmd))
@@ -142,11 +147,23 @@ class SoupServer:
                 time.sleep(0.25)
         self.startup_s = time.monotonic() - self._t_start
         log.info("vLLM ready on %s after %.1f s", self.url, self.startup_s)
+        # vLLM fails a completion when its engine core dies, but a pending /collective_rpc or
+        # /reset_prefix_cache waits forever (0.32: utility futures are never failed) -- so we watch
+        # the engine's processes ourselves and take the server down the moment one of them dies.
+        self.watchdog = EngineWatchdog(self.proc, label=self.url)
+        self.watchdog.start()
 
     def stop(self) -> None:
-        """Terminate the whole process group: SIGTERM, wait, then SIGKILL whatever is left."""
+        """Terminate the whole process group: SIGTERM, wait, then SIGKILL whatever is left.
+
+        No grace when an engine process is stopped (SIGSTOP: it cannot handle SIGTERM) or one has
+        died (vLLM's own shutdown then has nothing to wait for): SIGCONT + SIGKILL at once.
+        """
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.proc is not None:
-            terminate_group(self.proc, grace_s=TERM_GRACE_S)
+            hopeless = self.engine_failure() is not None or group_has_stopped(self.proc.pid)
+            terminate_group(self.proc, grace_s=0.0 if hopeless else TERM_GRACE_S)
         unregister(self)
 
     # -- state ---------------------------------------------------------------------------
@@ -164,8 +181,17 @@ class SoupServer:
         except subprocess.TimeoutExpired:
             return None
 
+    def engine_failure(self) -> str | None:
+        """Which engine process died and how, once the watchdog has seen it; else None."""
+        return None if self.watchdog is None else self.watchdog.failure
+
     def check_alive(self) -> None:
-        """Raise ServerError (with the log tail) if the server process has ended."""
+        """Raise ServerError (with the log tail) if the server or its engine process has ended."""
+        failure = self.engine_failure()
+        if failure is not None:
+            raise ServerError(
+                f"vLLM server {self.url}: {failure}; last lines of {self.log_path}:\n{self.log_tail()}"
+            )
         code = self.returncode()
         if self.proc is not None and code is not None:
             raise ServerError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -68,3 +69,65 @@ def test_sigterm_handler_stops_registered_servers(monkeypatch):
         assert fake not in process.live_servers()
     finally:
         signal.signal(signal.SIGTERM, original)
+
+
+def sleeper_group() -> tuple[subprocess.Popen, int]:
+    """A group leader whose child `sleep` it never reaps: a killed child stays a zombie, like an
+    engine core its API server has not reaped yet. Returns the leader and the child's pid."""
+    script = ("import subprocess, sys, time\n"
+              "child = subprocess.Popen(['sleep', '300'])\n"
+              "print(child.pid, flush=True)\n"
+              "time.sleep(300)\n")
+    leader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    return leader, int(leader.stdout.readline())
+
+
+def test_watchdog_names_the_dead_process_and_takes_the_group_down():
+    from soce_bo.serve.watchdog import EngineWatchdog
+
+    leader, child = sleeper_group()
+    dog = EngineWatchdog(leader, label="fake server", poll_s=0.1)
+    try:
+        dog.start()
+        assert [(w.name, w.process.pid) for w in dog.watched] == [("API server", child)]
+        time.sleep(0.3)
+        assert dog.failure is None  # a healthy group is left alone
+        os.kill(child, signal.SIGKILL)
+        assert leader.wait(timeout=10) == -signal.SIGKILL  # the watchdog killed the whole group
+        assert dog.failure == f"its API server process (pid {child}) died (killed by SIGKILL)"
+    finally:
+        dog.stop()
+        process.signal_group(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+
+
+def test_watchdog_stopped_before_a_deliberate_shutdown_reports_nothing():
+    from soce_bo.serve.watchdog import EngineWatchdog
+
+    leader, _ = sleeper_group()
+    dog = EngineWatchdog(leader, label="fake server", poll_s=0.1)
+    dog.start()
+    dog.stop()
+    process.terminate_group(leader, grace_s=2.0)
+    time.sleep(0.3)
+    assert dog.failure is None and not process.group_alive(leader.pid)
+
+
+def test_stopped_group_is_killed_without_waiting_for_the_grace():
+    """A SIGSTOPped process cannot act on SIGTERM: grace 0 kills the group at once."""
+    leader, child = sleeper_group()
+    try:
+        assert not process.group_has_stopped(leader.pid)
+        os.kill(child, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not process.group_has_stopped(leader.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.group_has_stopped(leader.pid)
+        t0 = time.monotonic()
+        process.terminate_group(leader, grace_s=0.0)
+        assert time.monotonic() - t0 < 12  # the grace path would wait the SIGTERM grace first
+        assert not process.group_alive(leader.pid)
+    finally:
+        process.signal_group(leader.pid, signal.SIGKILL)
+        process.signal_group(leader.pid, signal.SIGCONT)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -18,7 +19,7 @@ import pytest
 
 from soce_bo.errors import ServerError
 from soce_bo.serve.process import group_alive
-from soce_bo.serve.server import SoupServer
+from soce_bo.serve.server import TERM_GRACE_S, SoupServer
 
 pytestmark = pytest.mark.vllm
 
@@ -136,3 +137,53 @@ def test_replicas_dead_and_hung_servers_and_ctrl_c(pool_dirs, tmp_path, single_t
                 os.killpg(pgid, signal.SIGCONT)
                 os.killpg(pgid, signal.SIGKILL)
     assert not survivors, f"engine process groups {survivors} survived Ctrl-C"
+
+
+def engine_core(server: SoupServer) -> psutil.Process:
+    cores = [p for p in psutil.Process(server.pgid).children(recursive=True) if p.name() == "VLLM::EngineCore"]
+    assert len(cores) == 1, cores
+    return cores[0]
+
+
+@pytest.mark.slow
+def test_dead_engine_fails_the_swap_in_flight_and_a_frozen_one_stops_at_once(pool_dirs, tmp_path, cpu_config):
+    """vLLM 0.32 never fails a /collective_rpc pending when its EngineCore dies (it waited for
+    the request timeout, 600 s by default); the watchdog turns that into a ServerError in seconds."""
+    server = SoupServer(pool_dirs[0], cpu_config(log_dir=str(tmp_path), request_timeout_s=300))
+    server.start()
+    try:
+        client = server.client()
+        client.load_pool(pool_dirs)
+        core = engine_core(server)
+        os.kill(core.pid, signal.SIGSTOP)  # the swap below waits on the engine ...
+        outcome: dict = {}
+
+        def swap() -> None:
+            try:
+                client.apply([1.0 / len(pool_dirs)] * len(pool_dirs))
+            except ServerError as err:
+                outcome["err"], outcome["t"] = err, time.monotonic()
+
+        thread = threading.Thread(target=swap, daemon=True)
+        thread.start()
+        time.sleep(1.0)
+        t_kill = time.monotonic()
+        os.kill(core.pid, signal.SIGKILL)  # ... which then dies under it
+        thread.join(timeout=120)
+        assert "err" in outcome, "the swap in flight did not fail"
+        assert outcome["t"] - t_kill < 30, "noticed only near the request timeout (300 s)"
+        assert f"EngineCore process (pid {core.pid}) died" in str(outcome["err"])
+        assert wait_gone(server.pgid)  # the dead replica's processes are gone, not left hanging
+
+        server.restart()  # same port; a clean watchdog record
+        assert server.engine_failure() is None
+        os.kill(engine_core(server).pid, signal.SIGSTOP)  # a hung engine cannot act on SIGTERM
+        t0 = time.monotonic()
+        server.stop()
+        stop_s = time.monotonic() - t0
+        assert wait_gone(server.pgid)
+        assert stop_s < TERM_GRACE_S, f"stopping a frozen engine took {stop_s:.1f} s"
+    finally:
+        if server.pgid is not None and group_alive(server.pgid):
+            os.killpg(server.pgid, signal.SIGCONT)
+        server.stop()
