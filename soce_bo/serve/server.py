@@ -188,15 +188,15 @@ class SoupServer:
     def check_alive(self) -> None:
         """Raise ServerError (with the log tail) if the server or its engine process has ended."""
         failure = self.engine_failure()
-        if failure is not None:
+        code = self.returncode()
+        if failure is not None and code is None:  # the watchdog's kill is still under way
             raise ServerError(
                 f"vLLM server {self.url}: {failure}; last lines of {self.log_path}:\n{self.log_tail()}"
             )
-        code = self.returncode()
         if self.proc is not None and code is not None:
             raise ServerError(
-                f"vLLM server {self.url} (pid {self.proc.pid}) died with exit code {code}; "
-                f"last lines of {self.log_path}:\n{self.log_tail()}"
+                f"vLLM server {self.url} (pid {self.proc.pid}) died with exit code {code}"
+                f"{f' after {failure}' if failure else ''}; last lines of {self.log_path}:\n{self.log_tail()}"
             )
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:

@@ -160,13 +160,16 @@ def test_server_killed_and_hung_mid_search(zoo_dir: Path, tmp_path: Path):
     cmd = _cmd(run_dir, "server.request_timeout_s=20")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=_env(zoo_dir, 0), start_new_session=True)
+    faults: list[tuple[float, int]] = []  # (wall time, engine pid)
     try:
         for n_lines, fault in ((8, signal.SIGKILL), (16, signal.SIGSTOP)):
             deadline = time.time() + 600
             while len(_lines(run_dir / "ledger.jsonl")) < n_lines and proc.poll() is None and time.time() < deadline:
                 time.sleep(0.05)
             assert proc.poll() is None, f"run ended before the fault: {proc.stderr.read()[-2000:]}"
-            os.kill(_engine_pid(proc.pid), fault)
+            pid = _engine_pid(proc.pid)
+            os.kill(pid, fault)
+            faults.append((time.time(), pid))
         _, err = proc.communicate(timeout=900)
     finally:
         if proc.poll() is None:
@@ -177,10 +180,23 @@ def test_server_killed_and_hung_mid_search(zoo_dir: Path, tmp_path: Path):
     retried = [r for r in ledger if r.get("retries")]
     assert len(retried) >= 2, f"expected both faults to show as retries, got {retried}"
     assert any("timed out" in e.lower() or "timeout" in e.lower() for r in retried for e in r["retries"]), retried
+    # The dead engine is noticed by the watchdog (the error names it), not by the 20 s request timeout.
+    killed = f"EngineCore process (pid {faults[0][1]}) died"
+    assert any(killed in e for r in retried for e in r["retries"]), (killed, retried)
+    for (t_fault, _), what in zip(faults, ("SIGKILL", "SIGSTOP")):
+        done = min(_wall(r["timestamp"]) for r in retried if _wall(r["timestamp"]) > t_fault)
+        print(f"engine {what}: the retried trial was in the ledger {done - t_fault:.1f} s after the fault")
     results = json.loads((run_dir / "results.json").read_text())
     assert results["retries"] >= 2
     assert "retried after their server died or hung" in (run_dir / "report.md").read_text()
     _check_complete_demo(run_dir, results)
+
+
+def _wall(timestamp: str) -> float:
+    """A ledger timestamp (ISO 8601, UTC) as time.time() seconds."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp).timestamp()
 
 
 def _check_complete_demo(run_dir: Path, results: dict) -> None:
