@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> Path:
                            "budget": BUDGET, "goals": GOALS,
                            "results": summary, "bo_acqf": CHEAP_ACQF},
                "problems": problems, "method": __doc__}
-    return write_result(args.name, payload, args.out, args.quick, started, load)
+    return write_result(args.name, payload, args.out, args.quick, started, load, module="bench.search_suite")
 
 
 if __name__ == "__main__":
