@@ -104,7 +104,7 @@ def _death(proc: psutil.Process) -> str | None:
         if proc.status() != psutil.STATUS_ZOMBIE:
             return None
     except psutil.NoSuchProcess:  # also a reused pid: psutil compares creation times
-        return "exit status not seen: already reaped"
+        return "its parent collected the exit status first; see the log"
     return _zombie_exit_status(proc.pid)
 
 
