@@ -2,7 +2,8 @@
 
 Encoding (option A of the two we tried): K-1 free weights w0..w{K-2} in [m, 1 - (K-1)m], the last
 one a `DerivedParameterConfig` "1 - w0 - ... - w{K-2}", and the linear constraint
-sum(free) <= 1 - m, so every weight is >= m = `min_weight` (0.1 by default, like the grid).
+sum(free) <= 1 - m, so every weight is >= m = `min_weight` (0.1 here, like the grid; the run's
+conf/search/bo.yaml sets 0, the whole simplex).
 Chosen over option B (equality constraint via core classes) because it is built with the public
 Client API (only attaching a soup outside the box needs two core calls), survives JSON
 snapshots, and a BO step takes ~2-3 s instead of SLSQP's tens of seconds; the price is that
@@ -107,9 +108,10 @@ class BayesOpt:
         torch_threads: torch intra-op threads; 1 is ~2x faster and stable on small CPUs.
         min_weight: every expert keeps at least this weight in BO's own suggestions (the seeds
             stay the experts alone). 0.1 = the domain of the paper's grid; 0 = the whole simplex,
-            where the acquisition optimum sits on a face (some expert at weight 0) for most
-            suggestions at K >= 4 and BO found the grid's best less often than random search
-            (bench/search.py). Must be < 1/K.
+            the run's default (conf/search/bo.yaml): with the experts alone and the uniform soup
+            as free prior data it got 4x closer to the optimum on the suite's TUNE seeds, where
+            optima also lie on faces and near vertices (bench/results/search_suite_tune_*.json).
+            Must be < 1/K.
         acqf: acquisition optimiser effort: a preset name of ACQF_PRESETS ("lean", "cheap") or a
             mapping with keys raw_samples, num_restarts (optimize_acqf), n_burnin, n_thinning
             (hit-and-run sampler of the initial conditions under the sum <= 1 constraint),
