@@ -4,8 +4,9 @@ Why a child process and not an in-process `LLM`: the server is what the search u
 continuous batching of concurrent requests), each engine lives in its own process group so it
 can be killed as a whole, and a crash in vLLM becomes a clear `ServerError` instead of taking the
 search down; an engine process that dies while the server runs is seen within a second by
-`watchdog.py`, which fails the call in flight instead of leaving it to the request timeout. Every server started here is registered for shutdown at interpreter exit and on
-SIGTERM/SIGHUP (see `process.py`), so neither tests nor Ctrl-C leave engines behind.
+`watchdog.py`, which fails the call in flight instead of leaving it to the request timeout.
+Every server started here is registered for shutdown at interpreter exit and on SIGTERM/SIGHUP
+(see `process.py`), so neither tests nor Ctrl-C leave engines behind.
 """
 
 from __future__ import annotations
