@@ -18,9 +18,10 @@ evaluation). With m > 0 the vertices lie outside the search box; Ax's adapter ex
 space to cover them, so they still train the GP, while candidates come from the box. Ax then
 generates straight from the GP (`sobol_trials` extra quasi-random points first, 0 by default).
 `budget` counts fresh evaluations: `run_search` enforces it; BO also stops after `budget` trials
-of its own (prior soups excluded) for hand-driven ask/tell -- the two agree because BO never
-proposes a soup it already has, so none of its trials is a cache hit unless another strategy
-evaluated the very same weights.
+of its own (prior soups excluded) for hand-driven ask/tell. A trial of BO's that another strategy
+had already evaluated (e.g. a corner of the min_weight box that is also a grid point) is a free
+cache hit: `run_search` reports it through `observe_cache_hit`, so it does not count, and BO
+still spends `budget` fresh evaluations.
 
 No repeats: a generated soup within `min_distance` (max-norm) of a soup BO already has (observed,
 prior or pending) is marked ABANDONED in Ax -- Ax then treats it as pending, so the next draw moves
@@ -214,6 +215,7 @@ class BayesOpt:
 
     def _reset_bookkeeping(self) -> None:
         self.n_observed = 0
+        self.n_cache_hits = 0  # own suggestions another strategy had evaluated: free, not budget
         self.n_prior = 0
         self.n_replaced = 0  # generated repeats (abandoned in Ax), each replaced by a redraw
         self._seeds_issued: set[WeightsKey] = set()
@@ -281,7 +283,7 @@ class BayesOpt:
         if n <= 0 or self.done():
             return []
         out = [self._requeue.pop(0) for _ in range(min(n, len(self._requeue)))]  # already pending
-        n = len(out) + min(n - len(out), self.budget - self.n_observed - self._n_pending())
+        n = len(out) + min(n - len(out), self.budget - (self.n_observed - self.n_cache_hits) - self._n_pending())
         for w in self._seeds:
             key = weights_key(w)
             if len(out) < n and key not in self._seeds_issued and key not in self._seeds_done \
@@ -356,6 +358,17 @@ class BayesOpt:
         self.n_prior += 1
 
     def observe(self, weights: Weights, result: TrialResult) -> None:
+        self._observe(weights, result)
+
+    def observe_cache_hit(self, weights: Weights, result: TrialResult) -> None:
+        """A suggestion the run's ledger already had (another strategy's soup): learnt from, but it
+        costs no budget, so BO goes on to spend `budget` fresh evaluations. Flagged in the Ax
+        trial's run metadata, so a snapshot restore counts it again."""
+        index = self._observe(weights, result)
+        self._client._experiment.trials[index].update_run_metadata({"cache_hit": True})
+        self.n_cache_hits += 1
+
+    def _observe(self, weights: Weights, result: TrialResult) -> int:
         key = weights_key(weights)
         if self._pending.get(key):
             index = self._pending[key].pop(0)
@@ -365,6 +378,7 @@ class BayesOpt:
             index = self._attach(weights)
         self._tell(index, weights, result)
         self.n_observed += 1
+        return index
 
     def _tell(self, index: int, weights: Weights, result: TrialResult) -> None:
         key = weights_key(weights)
@@ -424,8 +438,9 @@ class BayesOpt:
         return data
 
     def done(self) -> bool:
-        """`budget` own trials observed (prior soups excluded), or Ax cannot generate any more."""
-        return self.n_observed >= self.budget or (self._exhausted and not self._n_pending())
+        """`budget` own fresh trials observed (prior soups and cache hits excluded), or Ax cannot
+        generate any more."""
+        return self.n_observed - self.n_cache_hits >= self.budget or (self._exhausted and not self._n_pending())
 
     # ---- results for the report -----------------------------------------------------------
     def best(self) -> BestPoint | None:
@@ -495,6 +510,7 @@ class BayesOpt:
         for trial in experiment.trials.values():  # abandoned repeats too: never suggested again
             self._remember(self._to_weights(trial.arm.parameters))
         self.n_observed = sum(finished.values()) - n_prior
+        self.n_cache_hits = sum(1 for t in experiment.trials.values() if t.run_metadata.get("cache_hit"))
         self._seeds_done = {k for k in self._seed_keys if finished[k]}
         for index, weights in running:
             self._pending.setdefault(weights_key(weights), []).append(index)

@@ -84,6 +84,25 @@ def test_the_runs_expert_and_uniform_trials_are_free_prior_information(tmp_path)
     assert bo.best() is not None
 
 
+def test_soups_another_strategy_evaluated_are_free_and_bo_still_spends_its_budget(tmp_path):
+    """Not given as `free`, the experts alone are BO's first seeds: answered from the ledger (cache hits),
+    learnt from, and BO goes on to 3 fresh evaluations; its snapshot and the ledger both keep the count."""
+    evaluate, calls = counting(three_category_soup(EXPERTS))
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    run_search(FixedPoints.vertices(EXPERTS), [evaluate], ledger, progress=False)
+    bo = BayesOpt(EXPERTS, budget=3, method="random_search")
+    run = run_search(bo, [evaluate], ledger, progress=False)
+    assert (run.reused, run.fresh, len(calls)) == (3, 3, 6)
+    assert bo.n_cache_hits == 3 and bo.n_observed == 6 and bo.done()
+    for resumed_from in ("snapshot", "ledger"):
+        if resumed_from == "ledger":
+            (tmp_path / "bo.state.json").unlink()
+        again = BayesOpt(EXPERTS, budget=3, method="random_search")
+        replay = run_search(again, [evaluate], Ledger(tmp_path / "ledger.jsonl"), progress=False)
+        assert replay.resumed_from == resumed_from and replay.evaluated == 0 and len(calls) == 6
+        assert again.n_cache_hits == 3 and again.done()
+
+
 def test_resume_prefers_a_consistent_snapshot(tmp_path):
     fn = three_category_soup(EXPERTS)
     ledger_path = tmp_path / "ledger.jsonl"
