@@ -131,12 +131,15 @@ class SoupClient:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _fail(self, what: str, err: Exception | str, transport: bool = False) -> ServerError:
+    def _fail(self, what: str, err: Exception | str, transport: bool = False, status: int = 0) -> ServerError:
         """The error for a failed request: a dead server is named as such, with its log tail."""
         if self.server is not None:
             try:
                 if transport:  # a killed server's sockets close just before its exit shows
                     self.server.wait_exit(timeout=2.0)
+                elif status >= 500 and hasattr(self.server, "wait_engine_failure"):
+                    # vLLM answers 500 EngineDeadError as its engine dies: let the watchdog name it
+                    self.server.wait_engine_failure(timeout=2.0)
                 self.server.check_alive()
             except ServerError as dead:
                 return ServerError(f"{what} failed: {dead}")
@@ -151,7 +154,7 @@ class SoupClient:
         if resp.status_code == 404 and path in ("/collective_rpc", "/reset_prefix_cache"):
             raise ServerError(f"{self.url} has no {path}: start vLLM with VLLM_SERVER_DEV_MODE=1")
         if resp.status_code != 200:
-            raise self._fail(f"POST {path}", f"HTTP {resp.status_code}: {resp.text[:500]}")
+            raise self._fail(f"POST {path}", f"HTTP {resp.status_code}: {resp.text[:500]}", status=resp.status_code)
         return resp.json() if resp.content else None
 
     def health(self) -> bool:
@@ -389,7 +392,7 @@ class SoupClient:
                     except httpx.HTTPError as err:
                         raise self._fail(what, f"{type(err).__name__}: {err}", transport=True) from err
                 if resp.status_code != 200:
-                    raise self._fail(what, f"HTTP {resp.status_code}: {resp.text[:300]}")
+                    raise self._fail(what, f"HTTP {resp.status_code}: {resp.text[:300]}", status=resp.status_code)
                 choices = resp.json()["choices"]
                 if len(choices) != len(chunk):
                     raise ServerError(f"{what}: got {len(choices)} completions for {len(chunk)} prompts")

@@ -187,6 +187,13 @@ class SoupServer:
         """Which engine process died and how, once the watchdog has seen it; else None."""
         return None if self.watchdog is None else self.watchdog.failure
 
+    def wait_engine_failure(self, timeout: float) -> str | None:
+        """engine_failure(), waiting up to `timeout` seconds for the watchdog to see one."""
+        deadline = time.monotonic() + timeout
+        while self.watchdog is not None and self.watchdog.failure is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.engine_failure()
+
     def check_alive(self) -> None:
         """Raise ServerError (with the log tail) if the server or its engine process has ended."""
         failure = self.engine_failure()

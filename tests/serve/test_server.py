@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from soce_bo.errors import ServerError
+from soce_bo.evaluate.benchmark import GenRequest
 from soce_bo.serve.process import group_alive
 from soce_bo.serve.server import TERM_GRACE_S, SoupServer
 
@@ -146,9 +147,10 @@ def engine_core(server: SoupServer) -> psutil.Process:
 
 
 @pytest.mark.slow
-def test_dead_engine_fails_the_swap_in_flight_and_a_frozen_one_stops_at_once(pool_dirs, tmp_path, cpu_config):
+def test_dead_engine_fails_the_call_in_flight_and_a_frozen_one_stops_at_once(pool_dirs, tmp_path, cpu_config):
     """vLLM 0.32 never fails a /collective_rpc pending when its EngineCore dies (it waited for
-    the request timeout, 600 s by default); the watchdog turns that into a ServerError in seconds."""
+    the request timeout, 600 s by default); the watchdog turns that into a ServerError in seconds,
+    and names the dead process when vLLM itself fails a completion with HTTP 500."""
     server = SoupServer(pool_dirs[0], cpu_config(log_dir=str(tmp_path), request_timeout_s=300))
     server.start()
     try:
@@ -177,7 +179,26 @@ def test_dead_engine_fails_the_swap_in_flight_and_a_frozen_one_stops_at_once(poo
 
         server.restart()  # same port; a clean watchdog record
         assert server.engine_failure() is None
-        os.kill(engine_core(server).pid, signal.SIGSTOP)  # a hung engine cannot act on SIGTERM
+        client.close()
+        client, core, outcome = server.client(), engine_core(server), {}
+        reqs = [GenRequest(prompt="kv: a=1 b=2 c=3\nkey: b\nvalue: " * 3, max_tokens=64) for _ in range(128)]
+
+        def generate() -> None:
+            try:
+                while True:
+                    client.generate(reqs)
+            except ServerError as err:
+                outcome["err"] = err
+
+        thread = threading.Thread(target=generate, daemon=True)
+        thread.start()
+        time.sleep(1.0)
+        os.kill(core.pid, signal.SIGKILL)  # vLLM answers the completions in flight with HTTP 500 ...
+        thread.join(timeout=120)
+        assert f"EngineCore process (pid {core.pid}) died" in str(outcome.get("err"))  # ... named by the watchdog
+
+        server.restart()
+        os.killpg(server.pgid, signal.SIGSTOP)  # frozen (the old stop waited the 15 s SIGTERM grace)
         t0 = time.monotonic()
         server.stop()
         stop_s = time.monotonic() - t0
