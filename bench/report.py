@@ -190,7 +190,8 @@ def search_section(d: dict, figure: str = "bench/results/search_curves.png") -> 
         "best true value, tol = 0.5 x the SEM of one observation at the grid's best soup (strict: tol = 0). "
         "`pick - grid best` = true value of the best-observed trial at the end minus the grid's best true value "
         "(median over seeds). `on a face` = share of trials with some expert at weight 0 (BO: after its seeds). "
-        "`bo` = the default config (every expert >= `min_weight` 0.1 in BO's own suggestions, the grid's domain); "
+        "`bo` = the conf default (`min_weight` 0 since 2026-12-01; 0.1 before: every expert >= 0.1 in BO's own "
+        "suggestions, the grid's domain; see the run's command and date); "
         "`bo_simplex` = the same BO over the whole simplex (`min_weight: 0`).", "",
         _table(["problem", "strategy", "trials", "reach <= 20", "median evals", "reach <= 20 (tol 0)",
                 "pick - grid best", "on a face"], rows), "",
