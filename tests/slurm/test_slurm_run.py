@@ -130,7 +130,10 @@ def test_interrupted_driver_cancels_its_server_job(zoo_dir: Path, tmp_path: Path
     """Ctrl-C (or SIGTERM) while the driver waits for its server job: the job is scancel'ed, not left queued."""
     cmd = [sys.executable, "-m", "soce_bo.run", *SMALL, f"run_dir={tmp_path / 'run'}",
            "servers.slurm={mem_gb: 3, time_min: 15}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(zoo_dir))
+    # A shell starts background jobs with SIGINT ignored (POSIX), and Python keeps an ignored SIGINT: a
+    # suite launched that way would make the driver deaf to Ctrl-C. Reset it, as a terminal's driver has it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(zoo_dir),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 120
         while not [j for j in queued_jobs() if "soce-server" in j] and proc.poll() is None and time.time() < deadline:
