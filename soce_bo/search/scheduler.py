@@ -221,6 +221,8 @@ def run_search(
                     continue  # cache hits or a short batch left workers free: ask again
                 if not inflight:
                     if finished():
+                        if budget is not None and counts["fresh"] < budget:
+                            bar.update(task, total=counts["fresh"])  # a plan that skipped free soups: complete
                         if counts["cached_in_row"] >= max_consecutive_cached:
                             log.warning("%s: %d cache hits in a row; stopping", strategy.name,
                                         counts["cached_in_row"])

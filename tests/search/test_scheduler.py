@@ -131,6 +131,16 @@ def test_progress_shows_strategy_count_and_best(tmp_path, capsys):
     assert "uniform" in out and "1/1" in out and f"best {run.records[0].result.objective:.4f}" in out
 
 
+def test_a_plan_that_skips_free_soups_ends_with_a_complete_bar(tmp_path, capsys):
+    fn = three_category_soup(EXPERTS)
+    ledger = Ledger(tmp_path / "l.jsonl")
+    free = run_search(UniformSoup(EXPERTS, name="uniform_all"), [fn], ledger, progress=False).records
+    grid = GridSearch(EXPERTS)
+    run = run_search(grid, [fn], ledger, progress=True, free=free)
+    out = capsys.readouterr().out
+    assert run.fresh < grid.budget and f"{run.fresh}/{run.fresh}" in out and f"/{grid.budget}" not in out
+
+
 def test_an_error_still_writes_the_results_in_flight(tmp_path):
     from soce_bo.errors import ConfigError
     from soce_bo.search.bo import BayesOpt
