@@ -81,13 +81,14 @@ def session_engines() -> dict[int, str]:
 
 def _kill_engines(pids: list[int]) -> None:
     """SIGKILL each engine's process group (the reaper leads it), never pytest's own group."""
+    from soce_bo.serve.process import kill_group
+
     own = os.getpgid(0)
     for pid in pids:
         try:
             group = os.getpgid(pid)
             if group != own:
-                os.killpg(group, signal.SIGCONT)  # a SIGSTOPped engine must see the kill too
-                os.killpg(group, signal.SIGKILL)
+                kill_group(group)  # SIGKILL + SIGCONT: a SIGSTOPped engine dies too
             else:
                 os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -49,15 +49,20 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat after "(comm)": state, ppid, pgrp, ... (field 3 onwards); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def group_states(pgid: int) -> list[str]:
     """The /proc state letters (R, S, T, Z, ...) of the processes in group `pgid`."""
     states = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # ended while we looked
-        if len(fields) > 2 and fields[2] == str(pgid):  # after "(comm)": state, ppid, pgrp
+        fields = stat_fields(stat.parent.name)
+        if fields is not None and len(fields) > 2 and fields[2] == str(pgid):  # ended while we looked: None
             states.append(fields[0])
     return states
 
@@ -74,6 +79,12 @@ def signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def kill_group(pgid: int) -> None:
+    """SIGKILL the group, and SIGCONT it so that members stopped by SIGSTOP die at once too."""
+    signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGCONT)
+
+
 def terminate_group(proc: subprocess.Popen, grace_s: float) -> None:
     """SIGTERM the group led by `proc`, wait up to `grace_s`, SIGKILL what is left, reap.
 
@@ -86,8 +97,7 @@ def terminate_group(proc: subprocess.Popen, grace_s: float) -> None:
             proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             log.warning("vLLM server pid %s ignored SIGTERM; killing its process group", proc.pid)
-    signal_group(pgid, signal.SIGKILL)  # engine core / worker stragglers share the group
-    signal_group(pgid, signal.SIGCONT)
+    kill_group(pgid)  # engine core / worker stragglers share the group
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored

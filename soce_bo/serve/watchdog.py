@@ -20,11 +20,10 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 
-from soce_bo.serve.process import signal_group
+from soce_bo.serve.process import kill_group, stat_fields
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +92,7 @@ class EngineWatchdog:
             self.failure = failure
             log.warning("vLLM server %s: %s; killing its process group so the calls in flight fail now",
                         self.label, failure)
-            signal_group(self.leader.pid, signal.SIGKILL)
-            signal_group(self.leader.pid, signal.SIGCONT)  # a stopped member dies only once continued
+            kill_group(self.leader.pid)
             return
 
 
@@ -110,10 +108,10 @@ def _death(proc: psutil.Process) -> str | None:
 
 def _zombie_exit_status(pid: int) -> str:
     """The wait status a zombie leaves in /proc/PID/stat (field 52, exit_code), in words."""
+    fields = stat_fields(pid)
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         status = int(fields[49])  # fields after "(comm)" start at field 3
-    except (OSError, IndexError, ValueError):
+    except (TypeError, IndexError, ValueError):
         return "exit status not seen"
     if status & 0x7F:
         sig = status & 0x7F
