@@ -55,12 +55,16 @@ def time_suggestions(k: int, n: int, overrides: dict, reps: int, seed: int = 0) 
     return times, bo
 
 
+def resolved_settings(bo) -> dict:
+    """What a built BayesOpt runs with (acqf, model, min_weight): the conf's values after overrides."""
+    return {"acqf": bo._acqf or None, "model": bo.model, "min_weight": bo.min_weight}
+
+
 def conf_default_setting(resolved: dict[str, dict]) -> str | None:
     """The measured setting that conf/search/bo.yaml builds without overrides (None if none of them)."""
     from soce_bo.search.configs import build_strategy
 
-    bo = build_strategy("bo", ["a", "b"], 0)
-    default = {"acqf": bo._acqf or None, "model": bo.model, "min_weight": bo.min_weight}
+    default = resolved_settings(build_strategy("bo", ["a", "b"], 0))
     return next((s for s, r in resolved.items() if r == default), None)
 
 
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> Path:
                                      "note": f"n < K + 1 = {k + 1} seed trials"})
                         continue
                     times, bo = time_suggestions(k, n, overrides, reps)
-                    resolved[setting] = {"acqf": bo._acqf or None, "model": bo.model, "min_weight": bo.min_weight}
+                    resolved[setting] = resolved_settings(bo)
                     rows.append({"setting": setting, "k": k, "n": n, "seconds": median(times), "all": times})
                     console_log(f"bo_overhead {setting} K={k} n={n}: {median(times):.2f} s")
     print_table("BO seconds per suggestion (1 torch thread)", ["setting", "K", "n trials", "s / suggestion"],

@@ -64,7 +64,7 @@ ACQF_KEYS = ("raw_samples", "num_restarts", "n_burnin", "n_thinning", "maxiter",
 OPTIMIZER_KEYS = ("raw_samples", "num_restarts")  # optimize_acqf arguments; the rest go in its `options`
 MODELS = ("scalar", "per_category")
 # Named acquisition-optimiser efforts (`acqf: <name>`), measured in bench/bo_overhead.py and, for
-# quality, on the suite's TUNE seeds (bench/results/search_suite_tune.json). "lean" is the default.
+# quality, on the suite's TUNE seeds (bench/results/search_suite_tune_*.json). "lean" is the default.
 ACQF_PRESETS: dict[str, dict[str, int]] = {
     "cheap": {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4},
     "lean": {"raw_samples": 128, "num_restarts": 4, "n_burnin": 200, "n_thinning": 2},
@@ -283,7 +283,7 @@ class BayesOpt:
         if n <= 0 or self.done():
             return []
         out = [self._requeue.pop(0) for _ in range(min(n, len(self._requeue)))]  # already pending
-        n = len(out) + min(n - len(out), self.budget - (self.n_observed - self.n_cache_hits) - self._n_pending())
+        n = len(out) + min(n - len(out), self.budget - self.n_fresh - self._n_pending())
         for w in self._seeds:
             key = weights_key(w)
             if len(out) < n and key not in self._seeds_issued and key not in self._seeds_done \
@@ -440,7 +440,12 @@ class BayesOpt:
     def done(self) -> bool:
         """`budget` own fresh trials observed (prior soups and cache hits excluded), or Ax cannot
         generate any more."""
-        return self.n_observed - self.n_cache_hits >= self.budget or (self._exhausted and not self._n_pending())
+        return self.n_fresh >= self.budget or (self._exhausted and not self._n_pending())
+
+    @property
+    def n_fresh(self) -> int:
+        """Own trials that cost budget: observed ones that were not cache hits."""
+        return self.n_observed - self.n_cache_hits
 
     # ---- results for the report -----------------------------------------------------------
     def best(self) -> BestPoint | None:
