@@ -28,6 +28,13 @@ class BenchmarkError(SoceError):
     """Benchmark data missing or malformed."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message ("" if it has none): server errors carry a log tail,
+    which the ledger and progress lines leave out."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
 class ConfigError(SoceError):
     """A configuration value that cannot work."""
 

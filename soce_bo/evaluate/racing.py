@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 from scipy.stats import norm
 
-from soce_bo.errors import ConfigError
+from soce_bo.errors import ConfigError, first_line
 from soce_bo.evaluate.benchmark import macro_mean, macro_sem, summarize
 from soce_bo.values import TrialResult, Weights
 
@@ -154,8 +154,7 @@ class RacingEvaluator:
                 if gap + self.z * se < 0.0:
                     return self._result(chosen, scores, time.perf_counter() - t0, stopped=True, retries=retries)
         except Exception as err:  # noqa: BLE001 - the scheduler records failures the same way
-            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            return TrialResult.failure(f"{type(err).__name__}: {first}", time.perf_counter() - t0, retries)
+            return TrialResult.failure(f"{type(err).__name__}: {first_line(err)}", time.perf_counter() - t0, retries)
         result = self._result(self.stages[-1], scores, time.perf_counter() - t0, stopped=False, retries=retries)
         self.incumbent.offer(result)
         return result

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from soce_bo.errors import ConfigError, ServerError
+from soce_bo.errors import ConfigError, ServerError, first_line
 from soce_bo.evaluate.benchmark import Benchmark, Item, macro_mean, macro_sem
 from soce_bo.evaluate.runner import evaluate_items, summarize_in_order
 from soce_bo.serve.client import SoupClient
@@ -170,5 +170,4 @@ class SoupEvaluator:
 
 def _one_line(err: BaseException) -> str:
     """Server errors carry a log tail; the ledger and progress lines get its first line only."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return first_line(err) or type(err).__name__
