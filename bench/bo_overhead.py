@@ -7,9 +7,10 @@ synthetic objective (`soce_bo.search.synthetic.simplex_problem`), then `suggest(
 trials). A suggestion = Ax fitting the GP(s) plus optimising qLogNEI under the simplex
 constraint. n < K + 1 is not measured (a run always has the K + 1 free soups). Settings (overrides of
 conf/search/bo.yaml, whose min_weight all keep): `cheap` / `cheap_per_category` = the benches'
-acquisition bench.common.CHEAP_ACQF (= the run's default preset "lean" of
+acquisition bench.common.CHEAP_ACQF (= the run's default preset "swift" of
 soce_bo.search.bo.ACQF_PRESETS) with one GP on the objective / one batched GP over the categories;
-`old_cheap` = the older preset "cheap" (the benches' CHEAP_ACQF until 2026-12-01); `ax_default` =
+`lean` = the preset "lean" (the default until the evening of 2026-12-01); `old_cheap` = the older
+preset "cheap" (the benches' CHEAP_ACQF until 2026-12-01 noon); `ax_default` =
 Ax's own acquisition-optimiser defaults (`acqf: null`). `summary.conf_default` names the setting
 that conf/search/bo.yaml builds as it is.
 """
@@ -28,6 +29,7 @@ from soce_bo.search.synthetic import simplex_problem
 SETTINGS: dict[str, dict] = {
     "cheap": {"acqf": CHEAP_ACQF, "model": "scalar"},
     "cheap_per_category": {"acqf": CHEAP_ACQF, "model": "per_category"},
+    "lean": {"acqf": "lean", "model": "scalar"},
     "old_cheap": {"acqf": "cheap", "model": "scalar"},
     "ax_default": {"acqf": None, "model": "scalar"},
 }

@@ -8,8 +8,12 @@ evaluations (a raced soup costs only the items it was scored on), and the held-o
 soup the strategy returns (`SearchRun.best()`: best complete evaluation). Goal (issue 13): >= 2x
 fewer generated items per run at the same final held-out score (within 0.5 pp).
 
-(a) zoo: the SoCE-selected experts of the tiny zoo through ONE live vLLM server; dev = select
-split, the returned soup is scored on the test split. Strategies grid, random, cmaes, bo (seed 0).
+(a) zoo: the SoCE-selected experts of the tiny zoo ($SOCE_ZOO_DIR, else artifacts/zoo) through ONE
+live vLLM server; dev = select split, the returned soup is scored on the test split. Strategies
+grid, random, cmaes, bo (seed 0). The default zoo has 32 dev items per category, too few for any
+stage below the full split to be significant; the committed run uses a zoo built with 200 dev /
+500 test items per category (`python -m soce_bo.zoo out=/tmp/zoo200 n_dev=200 n_test=500`),
+recorded under `zoo` in the result file.
 (b) suite: `soce_bo.search.suite` problems (per-item latent outcomes, paired across soups), K = 3,
 4, 6, optimum interior / on a face / near a vertex, 200 dev items per category, one REPORT seed;
 the returned soup's held-out value is its true value (expected score over infinitely many items).
@@ -88,6 +92,18 @@ def compare(arms: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "no_worse": raced["held_out"] - arm["held_out"] >= -TOLERANCE, "raced": raced["racing"],
                      "stopped_early": raced["stopped_early"], "fresh": raced["fresh_evaluations"]})
     return rows
+
+
+def zoo_identity(zoo: Path) -> dict[str, Any]:
+    """Which zoo the zoo arms ran on: folder, config hash, seed and split sizes (from zoo.json)."""
+    import json
+
+    from soce_bo.zoo.manifest import MANIFEST
+
+    manifest = json.loads((zoo / MANIFEST).read_text())
+    config = manifest.get("config", {})
+    return {"path": str(zoo), "config_hash": manifest.get("config_hash"), "seed": manifest.get("seed"),
+            "n_dev": config.get("n_dev"), "n_test": config.get("n_test")}
 
 
 def zoo_arms(workdir: Path, seed: int = 0) -> list[dict[str, Any]]:
@@ -184,7 +200,9 @@ def racing_section(d: dict[str, Any]) -> str:
              f"{100 * r['held_out_diff']:+.2f}"] for r in d["rows"]]
     parts = ["## 7. Racing (`" + d.get("name", "racing") + ".json`)", _origin(d), "",
              __doc__.split("\n\n", 1)[1].strip(), "",
-             f"Settings: stages {d['settings']['stages']}, alpha {d['settings']['alpha']}.", "",
+             f"Settings: stages {d['settings']['stages']}, alpha {d['settings']['alpha']}."
+             + (f" Zoo: {d['zoo']['n_dev']} dev / {d['zoo']['n_test']} test items per category, seed "
+                f"{d['zoo']['seed']}, config hash `{d['zoo']['config_hash']}`." if d.get("zoo") else ""), "",
              _table(["problem", "strategy", "raced", "fresh evals", "stopped early", "items off", "items on",
                      "off / on", "held-out off", "held-out on", "on - off (pp)"], rows), ""]
     for kind, k in summarize(d["rows"]).items():
@@ -215,6 +233,8 @@ def main(argv: list[str] | None = None) -> Path:
     name = "racing_zoo" if args.no_suite else ("racing_suite" if args.no_zoo else "racing")
     payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
                "method": __doc__, "name": name}
+    if not args.no_zoo:
+        payload["zoo"] = zoo_identity(zoo_dir())
     return write_result(name, payload, args.out, args.quick, started, load, module="bench.racing")
 
 

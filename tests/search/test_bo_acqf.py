@@ -20,10 +20,10 @@ def gen_options(bo: BayesOpt) -> dict:
 
 
 def test_a_preset_name_is_the_same_as_its_mapping_and_unknown_names_are_refused():
-    by_name = BayesOpt(EXPERTS, acqf="lean")
-    by_mapping = BayesOpt(EXPERTS, acqf=dict(ACQF_PRESETS["lean"]))
+    by_name = BayesOpt(EXPERTS, acqf="swift")
+    by_mapping = BayesOpt(EXPERTS, acqf=dict(ACQF_PRESETS["swift"]))
     assert gen_options(by_name) == gen_options(by_mapping) == {
-        "raw_samples": 128, "num_restarts": 4, "options": {"n_burnin": 200, "n_thinning": 2}}
+        "raw_samples": 96, "num_restarts": 3, "options": {"n_burnin": 150, "n_thinning": 2, "maxiter": 60}}
     assert by_name._description() == by_mapping._description()  # snapshots of either are adoptable by the other
     with pytest.raises(ConfigError, match="'quick'"):
         BayesOpt(EXPERTS, acqf="quick")
