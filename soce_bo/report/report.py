@@ -88,7 +88,7 @@ def cost_section(results: RunResults) -> list[str]:
                      "strategy's incumbent is stopped early and costs only the items it was scored on.")
     else:
         lines.append("Racing off: every fresh evaluation scores the whole split.")
-    lines += ["", f"| search | trials | fresh evaluations | stopped early | items generated | full-split items |",
+    lines += ["", "| search | trials | fresh evaluations | stopped early | items generated | full-split items |",
               "|---|---|---|---|---|---|"]
     for name, c in results.cost.items():
         full = c["fresh"] * n if n else "–"
