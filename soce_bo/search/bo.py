@@ -64,8 +64,9 @@ ACQF_KEYS = ("raw_samples", "num_restarts", "n_burnin", "n_thinning", "maxiter",
 OPTIMIZER_KEYS = ("raw_samples", "num_restarts")  # optimize_acqf arguments; the rest go in its `options`
 MODELS = ("scalar", "per_category")
 # Named acquisition-optimiser efforts (`acqf: <name>`), measured in bench/bo_overhead.py and, for
-# quality, on the suite's TUNE seeds (bench/results/search_suite_tune_*.json). "swift" is the default
-# (search_suite_tune_swift.json vs _lean.json: no worse on the 18 TUNE problems, about half the SLSQP work).
+# quality, on the suite's TUNE seeds (bench/results/search_suite_tune_*.json). "lean" is the default;
+# "swift" (SLSQP capped at 60 iterations) is faster and no worse on TUNE, but a killed and resumed run
+# then proposed a slightly different soup than an uninterrupted one (tests/run/test_reliability.py).
 ACQF_PRESETS: dict[str, dict[str, int]] = {
     "cheap": {"raw_samples": 256, "num_restarts": 8, "n_burnin": 500, "n_thinning": 4},
     "lean": {"raw_samples": 128, "num_restarts": 4, "n_burnin": 200, "n_thinning": 2},
