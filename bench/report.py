@@ -36,15 +36,13 @@ def _met(flag: bool | None) -> str:
 
 
 def _setting_of_the_conf_default(overhead_summary: dict) -> str:
-    """The bo_overhead setting whose recorded acquisition is conf/search/bo.yaml's today (a result file's own
-    `conf_default` names the default of the day it was measured)."""
-    from soce_bo.search.configs import build_strategy
+    """The bo_overhead setting that conf/search/bo.yaml builds today (a result file's own `conf_default`
+    names the default of the day it was measured)."""
+    from bench.bo_overhead import conf_default_setting
 
-    bo = build_strategy("bo", ["a", "b"], 0)
-    today = {"acqf": bo._acqf or None, "model": bo.model}
-    return next((s for s in overhead_summary["seconds_per_suggestion"]
-                 if {"acqf": overhead_summary["acqf"].get(s), "model": overhead_summary["model"].get(s)} == today),
-                overhead_summary.get("conf_default") or "cheap")
+    resolved = {s: {key: overhead_summary[key].get(s) for key in ("acqf", "model", "min_weight")}
+                for s in overhead_summary["seconds_per_suggestion"]}
+    return conf_default_setting(resolved) or overhead_summary.get("conf_default") or "cheap"
 
 
 def _origin(data: dict) -> str:
