@@ -32,11 +32,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 QUICK_RESULTS = RESULTS / "quick"
-# BO's acquisition effort in the benches = the run's default, conf/search/bo.yaml `acqf: lean`
-# (soce_bo.search.bo.ACQF_PRESETS["lean"]; tests/search/test_bo_acqf.py keeps them equal). The evening
-# runs of 2026-12-01 were measured with "swift" here (bench/analysis.md says why the default went back). Spelled out
+# BO's acquisition effort in the benches = the run's default, conf/search/bo.yaml `acqf: swift`
+# (soce_bo.search.bo.ACQF_PRESETS["swift"]; tests/search/test_bo_acqf.py keeps them equal). Spelled out
 # here so bench.common stays free of torch/Ax imports and result files record the numbers.
-CHEAP_ACQF = {"raw_samples": 128, "num_restarts": 4, "n_burnin": 200, "n_thinning": 2}
+CHEAP_ACQF = {"raw_samples": 96, "num_restarts": 3, "n_burnin": 150, "n_thinning": 2, "maxiter": 60}
 
 
 ZOO_SOUP_EXPERTS = ("tool_expert", "math_expert", "translate_expert")

@@ -5,7 +5,7 @@ conf/search/<name>.yaml (`soce_bo.search.configs.build_strategy`): bo/random/cma
 evaluations (every strategy gets each expert alone and the uniform soup free, as in a run:
 `run_search(free=...)`; BO fits them instead of seeding), greedy 2K - 1, grid
 the full SoCE grid (w_i in 0.1..0.9; 37 / 85 / 127 soups for K = 3 / 4 / 6), uniform one soup.
-BO uses the conf default acquisition (bench.common.CHEAP_ACQF, the `lean` preset) and one torch
+BO uses the conf default acquisition (bench.common.CHEAP_ACQF, the `swift` preset) and one torch
 thread; `bo` is the conf default (since 2026-12-01 min_weight 0, the whole simplex; before, 0.1:
 every expert >= 0.1 in BO's own suggestions, the grid's domain), `bo_simplex` is BO with
 min_weight 0 set explicitly (the same as `bo` under the current default), reported beside it. Every run goes through
