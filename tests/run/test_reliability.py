@@ -53,8 +53,8 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _rounded(value):
-    """Floats to 1e-9, the resolution at which the scheduler tells two soups apart (`weights_key`):
-    a BO suggestion restored from its snapshot can differ from the uninterrupted one at 1e-14."""
+    """Floats to 1e-9, the resolution at which the scheduler tells two soups apart (`weights_key`);
+    BO restored from its snapshot is bit-identical (tests/search/test_bo.py), so this hides nothing."""
     if isinstance(value, float):
         return round(value, KEY_DIGITS)
     if isinstance(value, dict):
