@@ -80,7 +80,7 @@ def as_snapshot_keeps(values: Sequence[float]) -> list[float]:
     """The values as Ax's JSON snapshot gives them back: it stores its data frame with pandas
     `to_json` (10 decimals) and reads it with pandas' own float parser. BO tells Ax its data in this
     form, so a run restored from its snapshot fits the GP to bit-identical data: a difference of
-    5e-11 in one SEM was enough to change the fifth soup after a resume by 0.4 in weight."""
+    5e-11 in one SEM was enough to change the fifth soup after a resume by 0.40 in weight."""
     frame = pd.DataFrame({"v": [float(v) for v in values]})
     return [float(v) for v in pd.read_json(StringIO(frame.to_json()), dtype=False)["v"]]
 
@@ -404,7 +404,7 @@ class BayesOpt:
             return
         if self.model == "per_category" and not self._configured():
             self._configure_per_category(result)
-        self._client.complete_trial(index, raw_data=self._raw_data(result))
+        self._client.complete_trial(index, raw_data=self._as_snapshot_keeps(self._raw_data(result)))
 
     def _attach(self, weights: Weights) -> int:
         """Add an observed soup as a RUNNING Ax trial, also when it lies outside the min_weight box.
@@ -440,7 +440,7 @@ class BayesOpt:
                                       f"(it has {sorted(result.per_category)})")
                 score = result.per_category[cat]
                 data[metric] = value(score.accuracy, score.sem)
-            return self._as_snapshot_keeps(data)
+            return data
         data = {OBJECTIVE: value(result.objective, result.sem)}
         for cat in self.floors:
             if cat not in result.per_category:
@@ -448,7 +448,7 @@ class BayesOpt:
                                   f"only have {sorted(result.per_category)}")
             score = result.per_category[cat]
             data[category_metric(cat)] = value(score.accuracy, score.sem)
-        return self._as_snapshot_keeps(data)
+        return data
 
     @staticmethod
     def _as_snapshot_keeps(data: dict[str, float | tuple[float, float]]) -> dict[str, float | tuple[float, float]]:
