@@ -7,9 +7,9 @@ synthetic objective (`soce_bo.search.synthetic.simplex_problem`), then `suggest(
 trials). A suggestion = Ax fitting the GP(s) plus optimising qLogNEI under the simplex
 constraint. n < K + 1 is not measured (a run always has the K + 1 free soups). Settings (overrides of
 conf/search/bo.yaml, whose min_weight all keep): `cheap` / `cheap_per_category` = the benches'
-acquisition bench.common.CHEAP_ACQF (= the run's default preset; the committed run of 2026-12-01 evening
-measured "swift" under this name, the recorded `acqf` says so) with one GP on the objective / one batched GP
-over the categories; `lean` = the preset "lean"; `old_cheap` = the older
+acquisition bench.common.CHEAP_ACQF (= the run's default preset "swift" of
+soce_bo.search.bo.ACQF_PRESETS) with one GP on the objective / one batched GP over the categories;
+`lean` = the preset "lean" (the default on the evening of 2026-12-01); `old_cheap` = the older
 preset "cheap" (the benches' CHEAP_ACQF until 2026-12-01 noon); `ax_default` =
 Ax's own acquisition-optimiser defaults (`acqf: null`). `summary.conf_default` names the setting
 that conf/search/bo.yaml builds as it is.
