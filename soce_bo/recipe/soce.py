@@ -209,8 +209,10 @@ class SoceRecipe:
             fresh_evaluations=sum(1 for r in self.ledgers[0].records if not r.cached),
             curves={name: best_so_far(self.searches[name]) for name in self.strategies},
             reference_lines=reference_lines(tables[cfg.splits.select]),
-            best={k: {"weights": v.weights, "objective": v.result.objective, "trial": v.trial}
-                  for k, v in self.best.items()},
+            # `strategy` + `trial` name the ledger line: a search's best may be free information
+            # (an expert or the uniform soup, scored before the search), which another strategy numbered.
+            best={k: {"weights": v.weights, "objective": v.result.objective, "strategy": v.strategy,
+                      "trial": v.trial} for k, v in self.best.items()},
             tables=tables,
             surrogate=ternary_surrogate(predictor, self.experts) if predictor is not None else None,
             retries=sum(len(r.result.retries) for led in self.ledgers for r in led.records),

@@ -66,4 +66,7 @@ class GridSearch(PlannedSearch):
             raise ConfigError(f"search.{name}.order must be 'shuffled' or 'lexicographic', got {order!r}")
         distinct = PointQueue(points, name).points  # uniform drops out when it is on the grid
         self.grid_size = len(distinct)
-        super().__init__(name, distinct[: budget or None])
+        # The whole shuffle is the plan and `budget` caps the fresh evaluations (run_search enforces it):
+        # a planned soup that is free information (e.g. the experts' uniform soup) is skipped, and the
+        # next grid point takes its place, so a budgeted grid spends its whole budget.
+        super().__init__(name, distinct, budget)

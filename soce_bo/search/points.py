@@ -67,6 +67,11 @@ class PointQueue:
     def n_observed(self) -> int:
         return len(self._observed)
 
+    @property
+    def n_issued(self) -> int:
+        """Points handed out and still waiting for their result."""
+        return len(self._issued)
+
     def finished(self) -> bool:
         return len(self._observed) == len(self.points)
 
@@ -74,24 +79,31 @@ class PointQueue:
 class PlannedSearch:
     """Ask/tell over a plan known up front: hand out the points in order, done once all have results.
 
-    `budget` is the number of distinct points (a repeated soup would be a wasted trial).
-    Subclasses compute the points and call `super().__init__(name, points)`. A planned point
-    given as prior information (e.g. the uniform soup, free in a run) is skipped, not re-proposed.
+    `budget` (default: the whole plan) counts the strategy's own fresh results: a planned point
+    given as prior information (e.g. the uniform soup, free in a run) is skipped, and a cache hit
+    (a soup another strategy already scored) is free, so the next planned point takes its place.
+    A repeated soup would be a wasted trial, so the plan holds distinct points only.
+    Subclasses compute the points and call `super().__init__(name, points[, budget])`.
     """
 
-    def __init__(self, name: str, points: Sequence[Weights]) -> None:
+    def __init__(self, name: str, points: Sequence[Weights], budget: int | None = None) -> None:
         self.name = name
         self._queue = PointQueue(points, name)
-        self.budget = len(self._queue)
+        self.budget = len(self._queue) if budget is None else min(budget, len(self._queue))
+        self._spent = 0  # own results that count against the budget
 
     def suggest(self, n: int) -> list[Weights]:
-        return self._queue.take(n)
+        return self._queue.take(min(n, self.budget - self._spent - self._queue.n_issued))
 
     def observe(self, weights: Weights, result: TrialResult) -> None:
+        self._queue.mark(weights)
+        self._spent += 1
+
+    def observe_cache_hit(self, weights: Weights, result: TrialResult) -> None:
         self._queue.mark(weights)
 
     def prior(self, weights: Weights, result: TrialResult) -> None:
         self._queue.skip(weights)
 
     def done(self) -> bool:
-        return self._queue.finished()
+        return self._queue.finished() or self._spent >= self.budget

@@ -167,3 +167,28 @@ def test_two_replicas_run_bo_suggestions_concurrently_without_repeats(tmp_path):
     keys = [weights_key(r.weights) for r in [*free, *run.records]]
     assert run.fresh == 4 and len(keys) == len(set(keys))
     assert not any(r.result.failed for r in run.records) and calls[0] >= 2 and calls[1] >= 1
+
+
+def test_a_budgeted_grid_spends_its_whole_budget_when_a_planned_soup_is_free(tmp_path):
+    """The experts' uniform soup is on the K = 2 grid; given free, the next grid point takes its place."""
+    experts = ["a", "b"]
+    fn = three_category_soup(experts)
+    ledger = Ledger(tmp_path / "l.jsonl")
+    free = run_search(UniformSoup(experts, name="uniform_experts"), [fn], ledger, progress=False).records
+    grid = GridSearch(experts, budget=6, seed=0)
+    plan = [weights_key(w) for w in grid._queue.points]
+    assert weights_key(uniform(experts)) in plan[:6]  # the shuffle put the free soup inside the budget
+    run = run_search(grid, [fn], ledger, progress=False, free=free)
+    assert run.fresh == 6 and len({weights_key(r.weights) for r in run.records}) == 6
+    assert weights_key(uniform(experts)) not in {weights_key(r.weights) for r in run.records}
+
+
+def test_a_planned_soup_another_strategy_scored_is_free_and_replaced(tmp_path):
+    experts = ["a", "b"]
+    fn = three_category_soup(experts)
+    ledger = Ledger(tmp_path / "l.jsonl")
+    first = GridSearch(experts, budget=3, seed=0)
+    run_search(first, [fn], ledger, progress=False)
+    second = GridSearch(experts, budget=3, seed=0, name="grid2")  # same shuffle: three cache hits first
+    run = run_search(second, [fn], ledger, progress=False)
+    assert run.reused == 3 and run.fresh == 3
