@@ -272,6 +272,7 @@ SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_secti
             "search_suite": _beside_its_script("bench.search_suite", "search_suite_section"),
             "bo_overhead": bo_section, "throughput": throughput_section,
             "zoo_seeds": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
+            "zoo_seeds_teams": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
             "racing": _beside_its_script("bench.racing", "racing_section"),
             "racing_zoo": _beside_its_script("bench.racing", "racing_section"),
             "racing_suite": _beside_its_script("bench.racing", "racing_section")}
@@ -309,11 +310,12 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
         rows.append([f"BO s/suggestion (setting `{default}` = conf/search/bo.yaml as is; median per K, max over K and n)",
                      ", ".join(f"{k}: {v:.2f}" for k, v in s.items()) + f"; max {slowest:.2f}",
                      "<= 1 s at K <= 8", _met(slowest <= 1.0)])
-    if "zoo_seeds" in data:
-        s = data["zoo_seeds"]["summary"]
-        rows.append(["zoo seeds: best dev soup - best single, test pp (per seed)",
-                     ", ".join(f"{v:+.2f}" for v in s["soup_minus_best_single_pp"]),
-                     ">= 1.5 pp, p < 0.05, uniform-all below, on 2 of 3", _met(s["goal_met_on_at_least_2_of_3"])])
+    for name in ("zoo_seeds", "zoo_seeds_teams"):
+        if name in data:
+            s = data[name]["summary"]
+            rows.append([f"zoo seeds ({s.get('kind', 'experts')}): best dev soup - best single, test pp (per seed)",
+                         ", ".join(f"{v:+.2f}" for v in s["soup_minus_best_single_pp"]),
+                         ">= 1.5 pp, p < 0.05, uniform-all below, on 2 of 3", _met(s["goal_met_on_at_least_2_of_3"])])
     if "search_suite" in data:
         for bo, res in data["search_suite"]["summary"]["results"].items():
             rows.append([f"suite ({bo}): BO >= CMA-ES / >= random, min over K = 3..8",

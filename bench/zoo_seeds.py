@@ -1,17 +1,18 @@
 """Zoo seeds: does the zoo's SoCE situation hold for other zoo seeds, not just the one the demo uses?
 
-For each seed the default zoo config is built (seed 0 is artifacts/zoo, the others go to
-artifacts/zoo_seeds/seed<N>; an existing current build is reused), then, with the HF reference
-backend (greedy, fp32, one thread):
+For each seed a zoo of `--kind` is built (`experts`: the small default, seed 0 is artifacts/zoo and the
+others go to artifacts/zoo_seeds/seed<N>; `teams`: the realistic pool, artifacts/zoo_teams/seed<N>; an
+existing current build is reused), then, with the HF reference backend (greedy, fp32, one thread):
 - every candidate is scored item by item on dev and test; the best single candidate is the best on dev;
-- the uniform soup of all candidates and of the category experts is scored on dev and test;
-- a dev-only search over the experts' weights (the uniform point plus `--points` seeded Dirichlet(1)
-  points) picks the best dev soup, which is then scored on test;
+- SoCE steps 1-3 run on the candidates' dev scores as the run does (`soce_bo.analysis.analyze`, tau 0.5);
+- the uniform soup of all candidates is scored on dev and test;
+- the paper's grid over the selected experts (weights 0.1-0.9 in steps of 0.1, plus uniform) is scored
+  on dev, and the best dev soup is scored on test;
 - the test gaps (best dev soup - best single, uniform-all - best single) get scipy's paired
   permutation test and a stratified paired bootstrap interval (`soce_bo.analysis.paired`), so a
   gap is called significant only when it is.
-The search here is deliberately plain (random points, no BO): it asks whether the pool admits a
-soup that wins on test after selection on dev, not how fast a strategy finds it (bench.search).
+The search is the paper's exhaustive grid, not BO: it asks whether the pool admits a soup that wins
+on test after selection on dev, not how fast a strategy finds it (bench.search).
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ SEEDS = (0, 1, 2)
 GOAL_PP = 1.5
 
 
-def zoo_for_seed(seed: int, root: Path, quick: bool) -> Path:
-    """The default zoo of `seed` (built if missing); --quick uses the existing artifacts/zoo only."""
+def zoo_for_seed(seed: int, kind: str, root: Path | None, quick: bool) -> Path:
+    """The zoo of `kind` and `seed` (built if missing); --quick uses the existing artifacts/zoo only."""
     from soce_bo.zoo.build import ensure_zoo
-    from soce_bo.zoo.config import ZooConfig
+    from soce_bo.zoo.config import POOLS
 
     if quick:
         return REPO / "artifacts" / "zoo"
-    out = REPO / "artifacts" / "zoo" if seed == 0 else root / f"seed{seed}"
-    return ensure_zoo(out, replace(ZooConfig(), seed=seed))
+    if kind == "experts":
+        out = REPO / "artifacts" / "zoo" if seed == 0 else (root or REPO / "artifacts" / "zoo_seeds") / f"seed{seed}"
+    else:
+        out = (root or REPO / "artifacts" / f"zoo_{kind}") / f"seed{seed}"
+    return ensure_zoo(out, replace(POOLS[kind](), seed=seed))
 
 
 class Scorer:
@@ -83,15 +87,30 @@ class Scorer:
         return [it.category for it in self.items[split]]
 
 
-def assess(zoo: Path, points: int, limit: int | None, seed: int) -> dict[str, Any]:
-    """The per-seed record: candidate scores, reference soups, best dev soup, paired test gaps."""
+def soce_experts(cands: list[str], per_category: dict[str, dict[str, float]], categories: list[str]) -> list[str]:
+    """SoCE steps 1-3 on the candidates' dev scores, with the run's default analysis (tau 0.5)."""
+    from soce_bo.analysis.experts import analyze
+    from soce_bo.analysis.scores import ScoreTable
+
+    table = ScoreTable(models=tuple(cands), categories=tuple(categories),
+                       scores=np.array([[per_category[m][c] for c in categories] for m in cands]), source="dev")
+    return analyze(table, mode="tau", tau=0.5).expert_names
+
+
+def per_category_means(items: list[float], categories: list[str]) -> dict[str, float]:
+    cats = np.asarray(categories)
+    return {c: float(np.mean(np.asarray(items)[cats == c])) for c in dict.fromkeys(categories)}
+
+
+def assess(zoo: Path, limit: int | None, seed: int) -> dict[str, Any]:
+    """The per-seed record: candidate scores, SoCE experts, reference soups, best dev soup, paired test gaps."""
     from soce_bo.analysis.paired import paired_comparison
-    from soce_bo.zoo.manifest import TIMINGS, load_manifest
+    from soce_bo.search.grid import grid_points
+    from soce_bo.zoo.manifest import load_manifest
 
     manifest = load_manifest(zoo)
     scorer = Scorer(zoo, limit)
     cands = manifest.candidates
-    experts = list(manifest.experts)
     single: dict[str, dict[str, Any]] = {}
     for name, cand in cands.items():
         row = {}
@@ -100,33 +119,34 @@ def assess(zoo: Path, points: int, limit: int | None, seed: int) -> dict[str, An
             row[split] = {"overall": overall, "items": items}
         single[name] = row
     best = max(single, key=lambda n: single[n]["dev"]["overall"])
+    dev_cats = scorer.categories("dev")
+    dev_table = {n: per_category_means(single[n]["dev"]["items"], dev_cats) for n in cands}
+    experts = soce_experts(list(cands), dev_table, list(dict.fromkeys(dev_cats)))
 
     def soup(names: list[str], weights: list[float], split: str) -> dict[str, Any]:
         overall, items = scorer.score([cands[n].path for n in names], weights, split)
         return {"overall": overall, "items": items}
 
     uniform_all = {s: soup(list(cands), [1 / len(cands)] * len(cands), s) for s in ("dev", "test")}
-    rng = np.random.default_rng([seed, 12])
-    tried = [np.full(len(experts), 1 / len(experts)), *rng.dirichlet(np.ones(len(experts)), size=points)]
+    tried = grid_points(experts) if len(experts) > 1 else [{experts[0]: 1.0}]
     search = []
     for w in tried:
-        search.append({"weights": dict(zip(experts, np.round(w, 6).tolist())),
-                       "dev": soup(experts, list(w), "dev")["overall"]})
+        search.append({"weights": dict(w), "dev": soup(experts, [w[e] for e in experts], "dev")["overall"]})
     pick = max(search, key=lambda r: r["dev"])
-    pick_test = soup(experts, list(pick["weights"].values()), "test")
+    pick_test = soup(experts, [pick["weights"][e] for e in experts], "test")
     cats = scorer.categories("test")
     vs_best = paired_comparison("best_dev_soup", best, pick_test["items"], single[best]["test"]["items"], cats)
     uni_vs_best = paired_comparison("uniform_all", best, uniform_all["test"]["items"],
                                     single[best]["test"]["items"], cats)
-    timings = json.loads((zoo / TIMINGS).read_text()) if (zoo / TIMINGS).is_file() else {}
     return {
         "seed": seed,
         "zoo": str(zoo),
         "config_hash": manifest.config_hash,
-        "build_total_s": timings.get("total_s"),
+        "build_total_s": manifest.raw.get("timings", {}).get("total_s"),
         "candidates": {n: {s: single[n][s]["overall"] for s in ("dev", "test")} for n in cands},
         "per_category_test": manifest.raw["scores"].get("test", {}) if limit is None else None,
         "best_single": best,
+        "experts": experts,
         "uniform_all": {s: uniform_all[s]["overall"] for s in ("dev", "test")},
         "best_dev_soup": {"weights": pick["weights"], "dev": pick["dev"], "test": pick_test["overall"]},
         "search": search,
@@ -143,19 +163,23 @@ def assess(zoo: Path, points: int, limit: int | None, seed: int) -> dict[str, An
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(__doc__.splitlines()[0], argv, extra=[
         ("--seeds", {"default": ",".join(map(str, SEEDS)), "help": "comma-separated zoo seeds"}),
-        ("--points", {"type": int, "default": 24, "help": "random expert weightings searched on dev"}),
-        ("--zoo-root", {"type": Path, "default": REPO / "artifacts" / "zoo_seeds",
-                        "help": "where the zoos of seeds other than 0 are built"})])
+        ("--kind", {"default": "experts", "choices": ["experts", "teams"],
+                    "help": "zoo kind (soce_bo.zoo.config.POOLS): the small default or the realistic teams pool"}),
+        ("--zoo-root", {"type": Path, "default": None,
+                        "help": "where the zoos are built (default artifacts/zoo_seeds or artifacts/zoo_<kind>)"})])
     single_thread_torch()
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()  # one "Loading weights" bar per soup would bury the table
     started = time.time()
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
-    points, limit = (4, 20) if args.quick else (args.points, None)
+    limit = 20 if args.quick else None
     records = []
     with LoadSampler() as load:
         for seed in seeds:
-            zoo = zoo_for_seed(seed, args.zoo_root, args.quick)
+            zoo = zoo_for_seed(seed, args.kind, args.zoo_root, args.quick)
             console_log(f"zoo seed {seed}: {zoo}")
-            records.append(assess(zoo, points, limit, seed))
+            records.append(assess(zoo, limit, seed))
     rows = [[r["seed"], r["best_single"], r["candidates"][r["best_single"]]["test"], r["uniform_all"]["test"],
              r["best_dev_soup"]["test"], r["best_dev_soup_vs_best_single_test"]["difference"] * 100,
              r["best_dev_soup_vs_best_single_test"]["p_value"], r["soup_wins_by_goal"],
@@ -163,6 +187,7 @@ def main(argv: list[str] | None = None) -> Path:
     print_table("zoo seeds (test)", ["seed", "best single", "its test", "uniform all", "best dev soup",
                                      "soup - best (pp)", "p", "goal met", "uniform below"], rows)
     summary = {
+        "kind": "experts" if args.quick else args.kind,
         "seeds": seeds,
         "soup_wins_by_goal": [r["soup_wins_by_goal"] for r in records],
         "uniform_all_below_best_single": [r["uniform_all_below_best_single"] for r in records],
@@ -171,7 +196,8 @@ def main(argv: list[str] | None = None) -> Path:
         "goal_met_on_at_least_2_of_3": sum(r["soup_wins_by_goal"] and r["uniform_all_below_best_single"]
                                            for r in records) >= 2,
     }
-    return write_result("zoo_seeds", {"summary": summary, "records": records}, args.out, args.quick, started, load)
+    name = "zoo_seeds" if args.quick or args.kind == "experts" else f"zoo_seeds_{args.kind}"
+    return write_result(name, {"summary": summary, "records": records}, args.out, args.quick, started, load)
 
 
 def zoo_seeds_section(d: dict) -> str:
@@ -182,19 +208,23 @@ def zoo_seeds_section(d: dict) -> str:
     for r in d["records"]:
         c = r["best_dev_soup_vs_best_single_test"]
         u = r["uniform_all_vs_best_single_test"]
-        rows.append([str(r["seed"]), r["best_single"], r["candidates"][r["best_single"]]["test"],
+        weights = ", ".join(f"{e} {w:.1f}" for e, w in r["best_dev_soup"]["weights"].items())
+        rows.append([str(r["seed"]), r["best_single"], r["candidates"][r["best_single"]]["test"], weights,
                      r["best_dev_soup"]["test"], f"{100 * c['difference']:+.2f} [{100 * c['ci_low']:+.2f}, "
                      f"{100 * c['ci_high']:+.2f}], p={c['p_value']:.3g}", r["uniform_all"]["test"],
                      f"{100 * u['difference']:+.2f}, p={u['p_value']:.3g}",
                      "-" if r["build_total_s"] is None else f"{r['build_total_s']:.0f}"])
     s = d["summary"]
+    kind = s.get("kind", "experts")
+    name = "zoo_seeds" if kind == "experts" else f"zoo_seeds_{kind}"
     return "\n".join([
-        "## 6. Zoo seeds (`zoo_seeds.json`)", _origin(d), "",
-        "Default zoo config per seed; HF backend, greedy. Best single = best candidate on dev. Best dev soup = the best "
-        "of the uniform expert soup and seeded random expert weightings, chosen on dev only. Gaps on test in pp, "
-        "95 % stratified paired bootstrap interval, paired permutation p.", "",
-        _table(["seed", "best single", "its test", "best dev soup test", "soup - best (pp)", "uniform all test",
-                "uniform - best (pp)", "build s"], rows), "",
+        f"## 6. Zoo seeds, `{kind}` zoo (`{name}.json`)", _origin(d), "",
+        f"The `{kind}` zoo config per seed (`soce_bo.zoo.config.POOLS`); HF backend, greedy. Best single = best "
+        "candidate on dev. Experts = SoCE's selection on dev (tau 0.5). Best dev soup = the best of the paper's "
+        "grid over the experts (0.1-0.9, plus uniform), chosen on dev only. Gaps on test in pp, 95 % stratified "
+        "paired bootstrap interval, paired permutation p.", "",
+        _table(["seed", "best single", "its test", "best dev soup", "its test", "soup - best (pp)",
+                "uniform all test", "uniform - best (pp)", "build s"], rows), "",
         f"Soup beats the best single by >= {GOAL_PP} pp, significant: {s['soup_wins_by_goal']}; uniform soup of all "
         f"below the best single: {s['uniform_all_below_best_single']}.",
     ])

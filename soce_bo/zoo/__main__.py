@@ -1,4 +1,4 @@
-"""CLI: `python -m soce_bo.zoo out=DIR [seed=0] [force=false]` -- build or reuse the tiny zoo."""
+"""CLI: `python -m soce_bo.zoo out=DIR [kind=experts|teams] [seed=0] [force=false]` -- build or reuse a zoo."""
 
 from __future__ import annotations
 
@@ -12,20 +12,23 @@ from rich.table import Table
 
 from soce_bo.cli import hydra_cli
 from soce_bo.errors import ConfigError
-from soce_bo.zoo.config import ZooConfig
+from soce_bo.zoo.config import POOLS, ZooConfig
 from soce_bo.zoo.manifest import ZooManifest, load_manifest
 
 
 def zoo_config(cfg: DictConfig) -> ZooConfig:
-    """The ZooConfig the command line asks for (defaults for everything it does not name)."""
-    for key in ("seed", "n_dev", "n_test", "workers"):
-        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool):
-            raise ConfigError(f"{key} must be an integer, got {cfg[key]!r}")
-    for key in ("n_dev", "n_test", "workers"):
-        if cfg[key] < 1:
-            raise ConfigError(f"{key} must be >= 1, got {cfg[key]}")
-    return replace(ZooConfig(), seed=cfg.seed, n_dev=cfg.n_dev, n_test=cfg.n_test,
-                   score=bool(cfg.score), workers=cfg.workers)
+    """The ZooConfig the command line asks for (the pool's defaults for everything it does not name)."""
+    if cfg.kind not in POOLS:
+        raise ConfigError(f"kind must be one of {', '.join(POOLS)}, got {cfg.kind!r}")
+    base = POOLS[cfg.kind]()
+    sizes = {k: getattr(base, k) if cfg[k] is None else cfg[k] for k in ("n_dev", "n_test")}
+    for key, value in (("seed", cfg.seed), *sizes.items(), ("workers", cfg.workers)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+    for key, value in (*sizes.items(), ("workers", cfg.workers)):
+        if value < 1:
+            raise ConfigError(f"{key} must be >= 1, got {value}")
+    return replace(base, seed=cfg.seed, score=bool(cfg.score), workers=cfg.workers, **sizes)
 
 
 def score_tables(manifest: ZooManifest) -> list[Table]:

@@ -1,7 +1,9 @@
 """Build the zoo (data -> base -> candidates -> scores -> zoo.json), or reuse a current one.
 
 Stages run in a pool of single-threaded worker processes (`cfg.workers`, default 2): the base
-first, then the candidates two at a time, with scoring jobs filling idle workers. The zoo is
+first, then the instruction-tuned parent if the config has one, then the candidates two at a time,
+with scoring jobs filling idle workers; last, the pool's geometry (drift from the parent, midpoint
+loss barriers) when scores are asked for. The zoo is
 built in a temporary folder beside `out` and renamed into place only when complete, under a
 file lock, so an interrupted or concurrent build never leaves a folder that looks valid.
 """
@@ -120,6 +122,7 @@ def build_zoo(out: Path, cfg: ZooConfig, console: Console | None = None) -> dict
 
 
 def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
+    from soce_bo.zoo.geometry import pool_geometry
     from soce_bo.zoo.score import score_checkpoint, score_soup
     from soce_bo.zoo.train import TrainJob
 
@@ -133,8 +136,13 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
     console.log(f"[bold]zoo[/] data: {cfg.n_dev}+{cfg.n_test} items per category -> {data_dir}")
 
     base_job = TrainJob("base", str(root / "base"), str(data_dir), cfg.base, cfg.model, cfg.seed)
+    parent_job = (None if cfg.parent is None else
+                  TrainJob("parent", str(root / "parent"), str(data_dir), cfg.parent, cfg.model, cfg.seed,
+                           init_dir=base_job.out_dir))
+    start_dir = base_job.out_dir if parent_job is None else parent_job.out_dir
     cand_jobs = [TrainJob(c.name, str(root / "experts" / c.name), str(data_dir), c.recipe, cfg.model, cfg.seed,
-                          init_dir=base_job.out_dir) for c in cfg.candidates]
+                          init_dir=start_dir) for c in cfg.candidates]
+    stem_jobs = [base_job] if parent_job is None else [base_job, parent_job]
     workers = max(1, min(cfg.workers, os.cpu_count() or 1))
     progress_queue = queue.Queue() if workers == 1 else multiprocessing.get_context("spawn").Queue()
     scores: dict[str, Any] = {s: {} for s in SPLITS}
@@ -145,8 +153,8 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with _executor(workers, progress_queue) as pool, Progress(*columns, console=console) as bar:
         bars = {j.name: bar.add_task(f"train {j.name}", total=j.recipe.steps, info="")
-                for j in [base_job, *cand_jobs]}
-        score_bar = bar.add_task("score", total=(2 + len(cand_jobs) if cfg.score else 0), info="")
+                for j in [*stem_jobs, *cand_jobs]}
+        score_bar = bar.add_task("score", total=(len(stem_jobs) + 1 + len(cand_jobs) if cfg.score else 0), info="")
         pending: dict[Future, tuple[str, str]] = {}
 
         def submit(kind: str, name: str, fn, *args) -> None:
@@ -177,16 +185,18 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
                 raise
 
         splits = list(SPLITS)
-        t0 = time.perf_counter()
-        submit("train", "base", _train_in_worker, base_job)
-        run_until_empty(lambda kind, name, res: results.__setitem__(name, res))
-        timings["base_s"] = time.perf_counter() - t0
+        for job in stem_jobs:  # the base, then the parent: each starts from the one before
+            t0 = time.perf_counter()
+            submit("train", job.name, _train_in_worker, job)
+            run_until_empty(lambda kind, name, res: results.__setitem__(name, res))
+            timings[f"{job.name}_s"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
         for job in cand_jobs:
             submit("train", job.name, _train_in_worker, job)
         if cfg.score:
-            submit("score", "base", score_checkpoint, base_job.out_dir, str(data_dir), splits)
+            for job in stem_jobs:
+                submit("score", job.name, score_checkpoint, job.out_dir, str(data_dir), splits)
         expert_dirs = [j.out_dir for j, c in zip(cand_jobs, cfg.candidates) if c.category is not None]
 
         def on_done(kind: str, name: str, res) -> None:
@@ -213,16 +223,21 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
 
         run_until_empty(on_done)
         timings["candidates_and_scoring_s"] = time.perf_counter() - t1
+    geometry = None
+    if cfg.score:
+        t2 = time.perf_counter()
+        geometry = pool_geometry(start_dir, {j.name: j.out_dir for j in cand_jobs}, str(data_dir))
+        timings["geometry_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t_start
-    return _manifest(root, cfg, scores, overall, soups, timings)
+    return _manifest(root, cfg, scores, overall, soups, timings, geometry)
 
 
-def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings) -> dict[str, Any]:
+def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings, geometry) -> dict[str, Any]:
     import torch
     import transformers
     from safetensors.torch import load_file
 
-    order = ["base", *(c.name for c in cfg.candidates)]
+    order = ["base", *(["parent"] if cfg.parent is not None else []), *(c.name for c in cfg.candidates)]
     n_params = sum(t.numel() for t in load_file(str(root / "base" / "model.safetensors")).values())
     return {
         "format_version": 1,
@@ -230,6 +245,7 @@ def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings) -> di
         "seed": cfg.seed,
         "categories": list(CATEGORIES),
         "base": {"path": "base"},
+        **({"parent": {"path": "parent"}} if cfg.parent is not None else {}),
         "candidates": {c.name: {"path": f"experts/{c.name}", "category": c.category,
                                 "kind": "expert" if c.category else "generalist"} for c in cfg.candidates},
         "experts": {c.name: f"experts/{c.name}" for c in cfg.candidates if c.category},
@@ -237,6 +253,7 @@ def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings) -> di
         "scores": {s: {m: scores[s][m] for m in order if m in scores[s]} for s in SPLITS},
         "overall": {s: {m: overall[s][m] for m in order if m in overall[s]} for s in SPLITS},
         "reference_soups": soups,
+        "geometry": geometry,
         "model": {"architecture": "LlamaForCausalLM", "parameters": n_params, "dtype": "float32",
                   "checkpoint_bytes": (root / "base" / "model.safetensors").stat().st_size,
                   **asdict(cfg.model)},

@@ -38,10 +38,18 @@ class Recipe:
     batch_size: int = 32
     warmup: int = 30
     weight_decay: float = 0.0
+    # A finite training set, as a real fine-tuning team has: (category, examples) drawn once from the
+    # generators, then batches resampled from it (epochs). None = a fresh stream (the base, the parent).
+    dataset: tuple[tuple[str, int], ...] | None = None
 
     def weights(self) -> dict[str, float]:
         total = sum(w for _, w in self.mixture)
         return {c: w / total for c, w in self.mixture}
+
+
+def team_recipe(steps: int, lr: float, dataset: dict[str, int]) -> Recipe:
+    """A fine-tune on its own finite dataset; batches come from the categories in proportion to their size."""
+    return Recipe(steps=steps, lr=lr, mixture=tuple(dataset.items()), warmup=20, dataset=tuple(dataset.items()))
 
 
 def uniform_mix(categories: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
@@ -75,6 +83,26 @@ def _default_candidates() -> tuple[CandidateSpec, ...]:
     return (*experts, generalist)
 
 
+def _team_candidates() -> tuple[CandidateSpec, ...]:
+    """Five fine-tuning teams of one parent, each with its own finite dataset, length and learning rate.
+
+    Three teams emphasise one category (translate's also brings math data), one over-specialised on
+    retrieval with almost no replay (a weak model overall, as CoALM is in the paper's BFCL pool), and
+    an all-rounder trained on an even, smaller dataset. Nothing here knows about soups.
+    """
+    return (
+        CandidateSpec("tool_team", "tool", team_recipe(400, 5e-4, {"tool": 2500, "math": 300, "translate": 300,
+                                                                   "retrieve": 300})),
+        CandidateSpec("math_team", "math", team_recipe(500, 4e-4, {"tool": 300, "math": 2500, "translate": 300,
+                                                                   "retrieve": 300})),
+        CandidateSpec("translate_team", "translate", team_recipe(300, 6e-4, {"tool": 200, "math": 1000,
+                                                                             "translate": 2000, "retrieve": 200})),
+        CandidateSpec("retrieve_team", "retrieve", team_recipe(500, 1e-3, {"tool": 100, "math": 100,
+                                                                           "translate": 100, "retrieve": 3000})),
+        CandidateSpec("allrounder", None, team_recipe(500, 5e-4, {c: 800 for c in _CATS})),
+    )
+
+
 @dataclass(frozen=True)
 class ZooConfig:
     seed: int = 0
@@ -82,14 +110,38 @@ class ZooConfig:
     n_test: int = 64
     model: ModelShape = field(default_factory=ModelShape)
     base: Recipe = field(default_factory=lambda: Recipe(steps=1200, lr=1e-3, mixture=uniform_mix(_CATS), warmup=50))
+    # An instruction-tuned parent fine-tuned from the base; candidates start from it when set, else from the base.
+    parent: Recipe | None = None
     candidates: tuple[CandidateSpec, ...] = field(default_factory=_default_candidates)
     score: bool = True  # score every checkpoint (and the uniform expert soup) into zoo.json
     workers: int = 2  # parallel training/eval processes, one torch thread each (not hashed)
 
     def config_hash(self) -> str:
-        """sha256 over everything that shapes the files (not `workers`)."""
+        """sha256 over everything that shapes the files (not `workers`).
+
+        Fields added after a zoo kind existed (`parent`, `Recipe.dataset`) are left out while unset,
+        so zoos built before them stay current.
+        """
         payload = asdict(self)
         payload.pop("workers")
+        if payload["parent"] is None:
+            payload.pop("parent")
+        for recipe in [payload["base"], *(c["recipe"] for c in payload["candidates"])]:
+            if recipe["dataset"] is None:
+                recipe.pop("dataset")
         payload["format_version"] = FORMAT_VERSION
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def teams_config(seed: int = 0) -> ZooConfig:
+    """The realistic pool (issue 12): a base trained past the retrieval transition (2000 steps), an
+    instruction-tuned parent, five teams fine-tuned from it on finite datasets, 200 / 500 eval items."""
+    return ZooConfig(seed=seed, n_dev=200, n_test=500,
+                     base=Recipe(steps=2000, lr=1e-3, mixture=uniform_mix(_CATS), warmup=100),
+                     parent=Recipe(steps=200, lr=3e-4, mixture=uniform_mix(_CATS), warmup=20),
+                     candidates=_team_candidates())
+
+
+POOLS = {"experts": ZooConfig, "teams": teams_config}
+"""Zoo kinds by name (`python -m soce_bo.zoo kind=teams`): `experts` is the small default the tests use."""

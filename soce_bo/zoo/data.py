@@ -79,3 +79,31 @@ def training_batches(
             if example.prompt not in held_out:
                 batch.append(example)
         yield category, batch
+
+
+def dataset_batches(
+    dataset: Mapping[str, int], batch_size: int, seed: int, held_out: frozenset[str]
+) -> Iterator[tuple[str, list[Example]]]:
+    """Endless batches resampled from a finite training set: `dataset[c]` examples of category c.
+
+    The set is drawn once from the generators (held-out prompts rejected, as in the stream), then
+    every batch takes one category, chosen in proportion to its share of the set, and samples its
+    examples with replacement: a team that trains for many steps sees its data for many epochs and
+    can overfit it, as real fine-tunes on fixed datasets do.
+    """
+    draw = random.Random(stable_seed("dataset", seed))
+    pools: dict[str, list[Example]] = {}
+    for category, n in dataset.items():
+        examples: list[Example] = []
+        while len(examples) < n:
+            example = sample_example(category, draw, train=True)
+            if example.prompt not in held_out:
+                examples.append(example)
+        if examples:
+            pools[category] = examples
+    rng = random.Random(seed)
+    categories = list(pools)
+    sizes = [len(pools[c]) for c in categories]
+    while True:
+        category = rng.choices(categories, sizes)[0]
+        yield category, [rng.choice(pools[category]) for _ in range(batch_size)]

@@ -2,10 +2,12 @@
 
 Schema (paths relative to the zoo folder):
   config_hash, format_version, seed, config (the full ZooConfig), categories,
-  base: {path}, candidates: {name: {path, category (null = generalist), kind}},
+  base: {path}, parent: {path} (only when the config has a parent stage), candidates: {name: {path, category (null = generalist), kind}},
   experts: {name: path} (category experts only), data: {split: path},
   scores: {split: {model: {category: score}}} for the base and every candidate (HF greedy),
   overall: {split: {model: macro mean}}, reference_soups: {name: {weights, scores, overall}},
+  geometry: {parent_dev_loss, candidates: {name: {l2_from_parent, relative_to_parent, dev_loss}},
+             midpoint_barriers: [{pair, midpoint_dev_loss, barrier}]} (null when not scored),
   model: {architecture, parameters, bytes per checkpoint, ...}, timings: {stage: seconds}.
 """
 
@@ -74,7 +76,8 @@ def load_manifest(zoo_dir: str | Path) -> ZooManifest:
 
 def missing_files(zoo_dir: Path, raw: dict[str, Any]) -> list[Path]:
     """Files the manifest promises that are not there (empty list = complete)."""
-    dirs = [raw["base"]["path"], *(c["path"] for c in raw["candidates"].values())]
+    stems = [raw[k]["path"] for k in ("base", "parent") if k in raw]
+    dirs = [*stems, *(c["path"] for c in raw["candidates"].values())]
     wanted = [zoo_dir / d / f for d in dirs for f in CHECKPOINT_FILES]
     wanted += [zoo_dir / p for p in raw["data"].values()]
     return [p for p in wanted if not p.is_file()]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from soce_bo.zoo.config import ModelShape, Recipe
-from soce_bo.zoo.data import read_prompts, stable_seed, training_batches
+from soce_bo.zoo.data import dataset_batches, read_prompts, stable_seed, training_batches
 from soce_bo.zoo.tasks import Example
 from soce_bo.zoo.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB, encode, save_tokenizer
 
@@ -107,8 +107,11 @@ def run_training(job: TrainJob, report: Any = None) -> TrainResult:
     recipe = job.recipe
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98),
                                   weight_decay=recipe.weight_decay)
-    batches = training_batches(recipe.weights(), recipe.batch_size, stable_seed("data", job.seed, job.name),
-                               read_prompts(Path(job.data_dir)))
+    seed, held_out = stable_seed("data", job.seed, job.name), read_prompts(Path(job.data_dir))
+    if recipe.dataset is None:
+        batches = training_batches(recipe.weights(), recipe.batch_size, seed, held_out)
+    else:
+        batches = dataset_batches(dict(recipe.dataset), recipe.batch_size, seed, held_out)
     smoothed = float("nan")
     for step in range(recipe.steps):
         for group in optimizer.param_groups:

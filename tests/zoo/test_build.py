@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from soce_bo.zoo import build as build_mod
 from soce_bo.zoo.build import ensure_zoo
@@ -124,3 +127,35 @@ def test_same_config_same_bytes_with_and_without_workers(tiny_zoo, tmp_path):
     assert a["scores"] == b["scores"] and a["config_hash"] == b["config_hash"]
     other = ensure_zoo(tmp_path / "seed1", tiny_config(seed=1))
     assert file_hashes(other)["base/model.safetensors"] != file_hashes(tiny_zoo)["base/model.safetensors"]
+
+
+def test_a_parent_stage_and_team_datasets(tmp_path):
+    """base -> parent -> teams on finite datasets: the parent is built, scored and is where drift is measured."""
+    def recipe(steps, dataset=None):
+        mixture = uniform_mix(CATEGORIES) if dataset is None else tuple(dataset.items())
+        return Recipe(steps=steps, lr=3e-3, mixture=mixture, batch_size=4, warmup=1,
+                      dataset=None if dataset is None else tuple(dataset.items()))
+
+    cfg = replace(tiny_config(), parent=recipe(2), candidates=(
+        CandidateSpec("tool_team", "tool", recipe(3, {"tool": 8, "math": 2})),
+        CandidateSpec("allrounder", None, recipe(3, {c: 3 for c in CATEGORIES}))))
+    assert cfg.config_hash() != tiny_config().config_hash()
+    m = load_manifest(ensure_zoo(tmp_path / "teams", cfg))
+    assert m.raw["parent"] == {"path": "parent"} and (m.root / "parent" / "model.safetensors").is_file()
+    assert list(m.scores("dev")) == ["base", "parent", "tool_team", "allrounder"]
+    geo = m.raw["geometry"]
+    assert set(geo["candidates"]) == {"tool_team", "allrounder"}
+    assert [b["pair"] for b in geo["midpoint_barriers"]] == [["tool_team", "allrounder"]]
+    parent = load_file(str(m.root / "parent" / "model.safetensors"))
+    base = load_file(str(m.base / "model.safetensors"))
+    assert any(not torch.equal(parent[k], base[k]) for k in base)  # the parent trained on
+    l2 = sum(float((load_file(str(m.candidates["tool_team"].path / "model.safetensors"))[k] - parent[k])
+                   .double().pow(2).sum()) for k in parent) ** 0.5
+    assert geo["candidates"]["tool_team"]["l2_from_parent"] == pytest.approx(l2, rel=1e-5)  # drift from the parent
+
+
+def test_the_default_zoo_hash_ignores_the_unset_new_fields():
+    """Zoos built before `parent` and `Recipe.dataset` existed stay current."""
+    plain = json.dumps(asdict(tiny_config()), sort_keys=True, default=str)
+    assert '"parent": null' in plain and '"dataset": null' in plain
+    assert tiny_config().config_hash() == replace(tiny_config(), parent=None).config_hash()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
-from soce_bo.zoo.data import make_splits, read_prompts, training_batches, write_jsonl
+from soce_bo.zoo.data import dataset_batches, make_splits, read_prompts, training_batches, write_jsonl
 from soce_bo.zoo.tasks import CATEGORIES
 
 
@@ -40,3 +40,20 @@ def test_training_mixture_is_respected():
     counts = Counter(cat for cat, _ in itertools.islice(stream, 1000))
     assert set(counts) == {"tool", "math"}
     assert 0.75 < counts["tool"] / 1000 < 0.85
+
+
+def test_a_team_dataset_is_finite_proportional_and_held_out(tmp_path):
+    rows = make_splits(0, {"dev": 4, "test": 4})
+    held_out = frozenset(r["prompt"] for s in rows.values() for r in s)
+    stream = dataset_batches({"tool": 30, "math": 10}, 4, seed=5, held_out=held_out)
+    batches = list(itertools.islice(stream, 400))
+    counts = Counter(cat for cat, _ in batches)
+    assert set(counts) == {"tool", "math"} and 0.65 < counts["tool"] / 400 < 0.85  # 3 : 1 by size
+    seen = {cat: {ex.prompt for c, batch in batches if c == cat for ex in batch} for cat in counts}
+    assert len(seen["tool"]) <= 30 and len(seen["math"]) <= 10  # epochs over a fixed set, not a stream
+    assert len(seen["math"]) >= 8  # ... and the whole set gets used
+    assert not (seen["tool"] | seen["math"]) & held_out
+    again = list(itertools.islice(dataset_batches({"tool": 30, "math": 10}, 4, seed=5, held_out=held_out), 400))
+    assert [(c, [e.prompt for e in b]) for c, b in again] == [(c, [e.prompt for e in b]) for c, b in batches]
+    other = list(itertools.islice(dataset_batches({"tool": 30, "math": 10}, 4, seed=6, held_out=held_out), 50))
+    assert {e.prompt for _, b in other for e in b} != {e.prompt for _, b in batches[:50] for e in b}
