@@ -38,3 +38,17 @@ def test_model_output_is_never_executed(tmp_path: Path, payload: str):
 def test_undecodable_text_is_value_error():
     with pytest.raises(ValueError, match="not a list of function calls"):
         decode_python_calls("the weather is nice")
+
+
+def test_a_leading_zero_in_model_output_prints_no_parser_warning():
+    """`minute=05` is not valid Python; it must fail quietly, not print a SyntaxWarning per completion."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for text in ("[set_alarm(hour=7,minute=05)]", "[set_alarm(hour=7,minute=5)] 05l"):
+            try:
+                decode_python_calls(text)
+            except ValueError:
+                pass
+    assert not [w for w in caught if issubclass(w.category, SyntaxWarning)], [str(w.message) for w in caught]
