@@ -40,13 +40,13 @@ def test_undecodable_text_is_value_error():
         decode_python_calls("the weather is nice")
 
 
-def test_a_leading_zero_in_model_output_prints_no_parser_warning():
-    """`minute=05` is not valid Python; it must fail quietly, not print a SyntaxWarning per completion."""
+def test_a_number_glued_to_a_word_in_model_output_prints_no_parser_warning():
+    """`msg=3in` makes Python's parser warn (invalid decimal literal); it must fail quietly, not print per completion."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for text in ("[set_alarm(hour=7,minute=05)]", "[set_alarm(hour=7,minute=5)] 05l"):
+        for text in ("[send_text(to='ana',msg=3in)]", "[set_alarm(hour=7,minute=1if 1 else 2)]"):
             try:
                 decode_python_calls(text)
             except ValueError:
