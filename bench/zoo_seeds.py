@@ -87,14 +87,24 @@ class Scorer:
         return [it.category for it in self.items[split]]
 
 
-def soce_experts(cands: list[str], per_category: dict[str, dict[str, float]], categories: list[str]) -> list[str]:
-    """SoCE steps 1-3 on the candidates' dev scores, with the run's default analysis (tau 0.5)."""
+def soce_experts(cands: list[str], per_category: dict[str, dict[str, float]],
+                 categories: list[str]) -> tuple[list[str], float]:
+    """SoCE steps 1-3 on the candidates' dev scores with the run's default analysis (tau 0.5), and the tau used.
+
+    When no category passes the tau test the run stops and asks for another tau; here every category's
+    best model is taken instead (tau 1.0 admits every category), and the record says so.
+    """
     from soce_bo.analysis.experts import analyze
     from soce_bo.analysis.scores import ScoreTable
+    from soce_bo.errors import ConfigError
 
     table = ScoreTable(models=tuple(cands), categories=tuple(categories),
                        scores=np.array([[per_category[m][c] for c in categories] for m in cands]), source="dev")
-    return analyze(table, mode="tau", tau=0.5).expert_names
+    try:
+        return analyze(table, mode="tau", tau=0.5).expert_names, 0.5
+    except ConfigError as err:
+        console_log(f"{err}: taking every category's best model (tau 1.0)")
+        return analyze(table, mode="tau", tau=1.0).expert_names, 1.0
 
 
 def per_category_means(items: list[float], categories: list[str]) -> dict[str, float]:
@@ -121,7 +131,7 @@ def assess(zoo: Path, limit: int | None, seed: int) -> dict[str, Any]:
     best = max(single, key=lambda n: single[n]["dev"]["overall"])
     dev_cats = scorer.categories("dev")
     dev_table = {n: per_category_means(single[n]["dev"]["items"], dev_cats) for n in cands}
-    experts = soce_experts(list(cands), dev_table, list(dict.fromkeys(dev_cats)))
+    experts, tau = soce_experts(list(cands), dev_table, list(dict.fromkeys(dev_cats)))
 
     def soup(names: list[str], weights: list[float], split: str) -> dict[str, Any]:
         overall, items = scorer.score([cands[n].path for n in names], weights, split)
@@ -147,6 +157,8 @@ def assess(zoo: Path, limit: int | None, seed: int) -> dict[str, Any]:
         "per_category_test": manifest.raw["scores"].get("test", {}) if limit is None else None,
         "best_single": best,
         "experts": experts,
+        "tau": tau,
+        "dev_per_category": dev_table,
         "uniform_all": {s: uniform_all[s]["overall"] for s in ("dev", "test")},
         "best_dev_soup": {"weights": pick["weights"], "dev": pick["dev"], "test": pick_test["overall"]},
         "search": search,
@@ -197,7 +209,8 @@ def main(argv: list[str] | None = None) -> Path:
                                            for r in records) >= 2,
     }
     name = "zoo_seeds" if args.quick or args.kind == "experts" else f"zoo_seeds_{args.kind}"
-    return write_result(name, {"summary": summary, "records": records}, args.out, args.quick, started, load)
+    return write_result(name, {"summary": summary, "records": records}, args.out, args.quick, started, load,
+                        module="bench.zoo_seeds")
 
 
 def zoo_seeds_section(d: dict) -> str:
@@ -220,7 +233,7 @@ def zoo_seeds_section(d: dict) -> str:
     return "\n".join([
         f"## 6. Zoo seeds, `{kind}` zoo (`{name}.json`)", _origin(d), "",
         f"The `{kind}` zoo config per seed (`soce_bo.zoo.config.POOLS`); HF backend, greedy. Best single = best "
-        "candidate on dev. Experts = SoCE's selection on dev (tau 0.5). Best dev soup = the best of the paper's "
+        "candidate on dev. Experts = SoCE's selection on dev (tau 0.5; every category's best where no category passes it). Best dev soup = the best of the paper's "
         "grid over the experts (0.1-0.9, plus uniform), chosen on dev only. Gaps on test in pp, 95 % stratified "
         "paired bootstrap interval, paired permutation p.", "",
         _table(["seed", "best single", "its test", "best dev soup", "its test", "soup - best (pp)",

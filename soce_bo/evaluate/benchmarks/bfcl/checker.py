@@ -84,7 +84,7 @@ def decode_python_calls(text: str, language: str = "python") -> list[dict[str, d
     (its exceptions vary: SyntaxError, AssertionError, AttributeError... -- we unify them), and
     for text the decoder would execute (`refuse_executable`).
     """
-    # Parsing model output such as `minute=05` makes Python's parser warn on stderr (SyntaxWarning:
+    # Parsing model output such as `msg=3in` makes Python's parser warn on stderr (SyntaxWarning:
     # invalid decimal literal) for every such completion; the verdict is the checker's, not a warning.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
