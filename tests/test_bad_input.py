@@ -51,6 +51,7 @@ CASES = [
     ("merge-dtype", "soce_bo.merge", ["models=[{zoo}/experts/tool_expert,{zoo}/experts/math_expert]",
                                       "weights=[0.5,0.5]", "out={tmp}/soup", "dtype=int8"], "int8"),
     ("zoo-n-dev", "soce_bo.zoo", ["out={tmp}/zoo", "n_dev=0"], "n_dev"),
+    ("zoo-kind", "soce_bo.zoo", ["out={tmp}/zoo", "kind=huge"], "kind must be one of experts, teams"),
     ("zoo-seed", "soce_bo.zoo", ["out={tmp}/zoo", "seed=abc"], "seed"),
     ("serve-missing-model", "soce_bo.serve", ["models=[{tmp}/nope,{zoo}/experts/tool_expert]"], "nope"),
     ("serve-url", "soce_bo.serve", ["models=[{zoo}/experts/tool_expert,{zoo}/experts/math_expert]",
