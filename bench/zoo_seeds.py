@@ -31,6 +31,11 @@ SEEDS = (0, 1, 2)
 GOAL_PP = 1.5
 
 
+def result_name(kind: str) -> str:
+    """The result file of a zoo kind: zoo_seeds.json for the default, zoo_seeds_<kind>.json otherwise."""
+    return "zoo_seeds" if kind == "experts" else f"zoo_seeds_{kind}"
+
+
 def zoo_for_seed(seed: int, kind: str, root: Path | None, quick: bool) -> Path:
     """The zoo of `kind` and `seed` (built if missing); --quick uses the existing artifacts/zoo only."""
     from soce_bo.zoo.build import ensure_zoo
@@ -68,7 +73,8 @@ class Scorer:
                 kept.append(it)
         return kept
 
-    def score(self, dirs: list[Path], weights: list[float], split: str) -> tuple[float, list[float]]:
+    def score(self, dirs: list[Path], weights: list[float], split: str) -> tuple[float, list[float], dict[str, float]]:
+        """(overall, per-item scores, per-category means) of one soup (a single folder: that checkpoint)."""
         from soce_bo.evaluate.hf_backend import HFBackend
         from soce_bo.evaluate.runner import evaluate_items
         from soce_bo.soup.mix import iter_soup
@@ -81,7 +87,7 @@ class Scorer:
             backend = HFBackend.from_state(dirs[0], iter_soup(validate_pool(dirs), weights))
         result = evaluate_items(self.bench, backend, self.items[split], show_progress=False)
         self.seconds += time.perf_counter() - t0
-        return result.overall, result.item_scores
+        return result.overall, result.item_scores, {c: s.accuracy for c, s in result.per_category.items()}
 
     def categories(self, split: str) -> list[str]:
         return [it.category for it in self.items[split]]
@@ -107,11 +113,6 @@ def soce_experts(cands: list[str], per_category: dict[str, dict[str, float]],
         return analyze(table, mode="tau", tau=1.0).expert_names, 1.0
 
 
-def per_category_means(items: list[float], categories: list[str]) -> dict[str, float]:
-    cats = np.asarray(categories)
-    return {c: float(np.mean(np.asarray(items)[cats == c])) for c in dict.fromkeys(categories)}
-
-
 def assess(zoo: Path, limit: int | None, seed: int) -> dict[str, Any]:
     """The per-seed record: candidate scores, SoCE experts, reference soups, best dev soup, paired test gaps."""
     from soce_bo.analysis.paired import paired_comparison
@@ -125,16 +126,15 @@ def assess(zoo: Path, limit: int | None, seed: int) -> dict[str, Any]:
     for name, cand in cands.items():
         row = {}
         for split in ("dev", "test"):
-            overall, items = scorer.score([cand.path], [1.0], split)
-            row[split] = {"overall": overall, "items": items}
+            overall, items, per_category = scorer.score([cand.path], [1.0], split)
+            row[split] = {"overall": overall, "items": items, "per_category": per_category}
         single[name] = row
     best = max(single, key=lambda n: single[n]["dev"]["overall"])
-    dev_cats = scorer.categories("dev")
-    dev_table = {n: per_category_means(single[n]["dev"]["items"], dev_cats) for n in cands}
-    experts, tau = soce_experts(list(cands), dev_table, list(dict.fromkeys(dev_cats)))
+    dev_table = {n: single[n]["dev"]["per_category"] for n in cands}
+    experts, tau = soce_experts(list(cands), dev_table, list(dict.fromkeys(scorer.categories("dev"))))
 
     def soup(names: list[str], weights: list[float], split: str) -> dict[str, Any]:
-        overall, items = scorer.score([cands[n].path for n in names], weights, split)
+        overall, items, _ = scorer.score([cands[n].path for n in names], weights, split)
         return {"overall": overall, "items": items}
 
     uniform_all = {s: soup(list(cands), [1 / len(cands)] * len(cands), s) for s in ("dev", "test")}
@@ -208,8 +208,7 @@ def main(argv: list[str] | None = None) -> Path:
         "goal_met_on_at_least_2_of_3": sum(r["soup_wins_by_goal"] and r["uniform_all_below_best_single"]
                                            for r in records) >= 2,
     }
-    name = "zoo_seeds" if args.quick or args.kind == "experts" else f"zoo_seeds_{args.kind}"
-    return write_result(name, {"summary": summary, "records": records}, args.out, args.quick, started, load,
+    return write_result(result_name(summary["kind"]), {"summary": summary, "records": records}, args.out, args.quick, started, load,
                         module="bench.zoo_seeds")
 
 
@@ -229,7 +228,7 @@ def zoo_seeds_section(d: dict) -> str:
                      "-" if r["build_total_s"] is None else f"{r['build_total_s']:.0f}"])
     s = d["summary"]
     kind = s.get("kind", "experts")
-    name = "zoo_seeds" if kind == "experts" else f"zoo_seeds_{kind}"
+    name = result_name(kind)
     return "\n".join([
         f"## 6. Zoo seeds, `{kind}` zoo (`{name}.json`)", _origin(d), "",
         f"The `{kind}` zoo config per seed (`soce_bo.zoo.config.POOLS`); HF backend, greedy. Best single = best "

@@ -65,6 +65,14 @@ def read_prompts(data_dir: Path) -> frozenset[str]:
     return frozenset(prompts)
 
 
+def _training_example(category: str, rng: random.Random, held_out: frozenset[str]) -> Example:
+    """The next training example of `category` from `rng` whose prompt is not an eval prompt."""
+    while True:
+        example = sample_example(category, rng, train=True)
+        if example.prompt not in held_out:
+            return example
+
+
 def training_batches(
     mixture: Mapping[str, float], batch_size: int, seed: int, held_out: frozenset[str]
 ) -> Iterator[tuple[str, list[Example]]]:
@@ -73,12 +81,7 @@ def training_batches(
     categories, weights = list(mixture), [mixture[c] for c in mixture]
     while True:
         category = rng.choices(categories, weights)[0]
-        batch: list[Example] = []
-        while len(batch) < batch_size:
-            example = sample_example(category, rng, train=True)
-            if example.prompt not in held_out:
-                batch.append(example)
-        yield category, batch
+        yield category, [_training_example(category, rng, held_out) for _ in range(batch_size)]
 
 
 def dataset_batches(
@@ -94,11 +97,7 @@ def dataset_batches(
     draw = random.Random(stable_seed("dataset", seed))
     pools: dict[str, list[Example]] = {}
     for category, n in dataset.items():
-        examples: list[Example] = []
-        while len(examples) < n:
-            example = sample_example(category, draw, train=True)
-            if example.prompt not in held_out:
-                examples.append(example)
+        examples = [_training_example(category, draw, held_out) for _ in range(n)]
         if examples:
             pools[category] = examples
     rng = random.Random(seed)
