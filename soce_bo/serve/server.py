@@ -27,7 +27,7 @@ from soce_bo.serve.config import ServerConfig
 from soce_bo.serve.process import (
     free_port, group_has_stopped, install_signal_handlers, register, terminate_group, unregister,
 )
-from soce_bo.serve.watchdog import EngineWatchdog
+from soce_bo.serve.watchdog import POLL_S as WATCHDOG_POLL_S, EngineWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ REAPER = Path(__file__).with_name("reaper.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOG_TAIL_LINES = 40
 TERM_GRACE_S = 15.0
+WATCHDOG_VERDICT_S = 3 * WATCHDOG_POLL_S  # how long an ended server waits for the watchdog to say why
 
 class SoupServer:
     """One vLLM server process (group) on loopback; a context manager.
@@ -190,7 +191,8 @@ class SoupServer:
     def wait_engine_failure(self, timeout: float) -> str | None:
         """engine_failure(), waiting up to `timeout` seconds for the watchdog to see one."""
         deadline = time.monotonic() + timeout
-        while self.watchdog is not None and self.watchdog.failure is None and time.monotonic() < deadline:
+        while (self.watchdog is not None and self.watchdog.failure is None and self.watchdog.watching()
+               and time.monotonic() < deadline):
             time.sleep(0.05)
         return self.engine_failure()
 
@@ -198,6 +200,8 @@ class SoupServer:
         """Raise ServerError (with the log tail) if the server or its engine process has ended."""
         failure = self.engine_failure()
         code = self.returncode()
+        if code is not None and failure is None:  # it ended between two polls: let the watchdog say why
+            failure = self.wait_engine_failure(timeout=WATCHDOG_VERDICT_S)
         if failure is not None and code is None:  # the watchdog's kill is still under way
             raise ServerError(
                 f"vLLM server {self.url}: {failure}; last lines of {self.log_path}:\n{self.log_tail()}"

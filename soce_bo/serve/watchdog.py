@@ -28,6 +28,7 @@ from soce_bo.serve.process import kill_group, stat_fields
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+API_SERVER = "API server"
 ENGINE_NAME_PREFIX = "VLLM::"  # vLLM names its EngineCore and Worker processes so (setproctitle)
 
 
@@ -55,7 +56,7 @@ class EngineWatchdog:
         """Take a snapshot of the server's processes (it is healthy now) and start watching them."""
         try:
             reaper = psutil.Process(self.leader.pid)
-            self.watched = [Watched("API server", p) for p in reaper.children()]
+            self.watched = [Watched(API_SERVER, p) for p in reaper.children()]
             for proc in reaper.children(recursive=True):
                 name = proc.name()
                 if name.startswith(ENGINE_NAME_PREFIX):
@@ -63,7 +64,7 @@ class EngineWatchdog:
         except psutil.Error as err:  # the server is already gone: check_alive reports its exit code
             log.debug("cannot watch %s: %s", self.label, err)
             return
-        if not any(w.name != "API server" for w in self.watched):
+        if not any(w.name != API_SERVER for w in self.watched):
             log.warning("no vLLM engine process found under %s; watching its API server only", self.label)
         self._thread = threading.Thread(target=self._run, name=f"engine-watchdog {self.label}", daemon=True)
         self._thread.start()
@@ -74,9 +75,17 @@ class EngineWatchdog:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
 
+    def watching(self) -> bool:
+        """True while the watchdog thread polls (not stopped, nothing found yet)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def check_once(self) -> str | None:
-        """What died, e.g. 'its EngineCore process (pid 123) died (killed by SIGKILL)', or None."""
-        for w in self.watched:
+        """What died, e.g. 'its EngineCore process (pid 123) died (killed by SIGKILL)', or None.
+
+        Engine processes are checked before the API server: when an engine dies, the API server
+        shuts itself down within a fraction of a second, so one poll often finds both gone, and the
+        engine is the cause worth naming."""
+        for w in sorted(self.watched, key=lambda w: w.name == API_SERVER):
             how = _death(w.process)
             if how is not None:
                 return f"its {w.name} process (pid {w.process.pid}) died ({how})"

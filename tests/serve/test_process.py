@@ -102,6 +102,32 @@ def test_watchdog_names_the_dead_process_and_takes_the_group_down():
         leader.wait(timeout=10)
 
 
+def test_watchdog_names_the_engine_when_one_poll_finds_the_api_server_dead_too():
+    """An engine's death makes vLLM's API server exit within a poll (CI once saw the API server
+    named instead of the EngineCore that was killed): the engine is the cause to report."""
+    from soce_bo.serve.watchdog import EngineWatchdog, Watched
+    import psutil
+
+    script = ("import subprocess, sys, time\n"
+              "kids = [subprocess.Popen(['sleep', '300']) for _ in range(2)]\n"
+              "print(*(k.pid for k in kids), flush=True)\n"
+              "time.sleep(300)\n")
+    leader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        api, engine = (int(pid) for pid in leader.stdout.readline().split())
+        dog = EngineWatchdog(leader, label="fake server")
+        dog.watched = [Watched("API server", psutil.Process(api)), Watched("EngineCore", psutil.Process(engine))]
+        assert dog.check_once() is None
+        os.kill(api, signal.SIGTERM)
+        os.kill(engine, signal.SIGKILL)
+        time.sleep(0.3)
+        assert dog.check_once() == f"its EngineCore process (pid {engine}) died (killed by SIGKILL)"
+    finally:
+        process.signal_group(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+
+
 def test_watchdog_stopped_before_a_deliberate_shutdown_reports_nothing():
     from soce_bo.serve.watchdog import EngineWatchdog
 
