@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from soce_bo.atomic import atomic_dir, atomic_write
 from soce_bo.zoo.config import ZooConfig
-from soce_bo.zoo.data import SPLITS, make_splits, write_jsonl
+from soce_bo.zoo.data import PROBE_ITEMS, PROBE_SPLIT, SPLITS, make_splits, write_jsonl
 from soce_bo.zoo.manifest import MANIFEST, is_current
 from soce_bo.zoo.tasks import CATEGORIES
 
@@ -49,7 +49,7 @@ def _init_worker(progress_queue) -> None:
 def _train_in_worker(job):
     from soce_bo.zoo.train import run_training
 
-    return run_training(job, report=lambda name, step, loss: _QUEUE.put((name, step, loss)))
+    return run_training(job, report=lambda *update: _QUEUE.put(update))
 
 
 class _InlineExecutor:
@@ -130,10 +130,16 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
     timings: dict[str, float] = {}
     data_dir = root / "data"
     data_dir.mkdir()
-    for split, rows in make_splits(cfg.seed, {"dev": cfg.n_dev, "test": cfg.n_test}).items():
+    sizes = {"dev": cfg.n_dev, "test": cfg.n_test}
+    probed = [r for r in (cfg.base, cfg.parent, *(c.recipe for c in cfg.candidates))
+              if r is not None and r.probe_floor is not None]
+    if probed:
+        sizes[PROBE_SPLIT] = PROBE_ITEMS
+    for split, rows in make_splits(cfg.seed, sizes).items():
         write_jsonl(data_dir / f"{split}.jsonl", rows)
     timings["data_s"] = time.perf_counter() - t_start
-    console.log(f"[bold]zoo[/] data: {cfg.n_dev}+{cfg.n_test} items per category -> {data_dir}")
+    console.log(f"[bold]zoo[/] data: {'+'.join(map(str, sizes.values()))} items per category "
+                f"({', '.join(sizes)}) -> {data_dir}")
 
     base_job = TrainJob("base", str(root / "base"), str(data_dir), cfg.base, cfg.model, cfg.seed)
     parent_job = (None if cfg.parent is None else
@@ -152,6 +158,7 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())
     with _executor(workers, progress_queue) as pool, Progress(*columns, console=console) as bar:
+        cfg_recipes = {j.name: j.recipe for j in [*stem_jobs, *cand_jobs]}
         bars = {j.name: bar.add_task(f"train {j.name}", total=j.recipe.steps, info="")
                 for j in [*stem_jobs, *cand_jobs]}
         score_bar = bar.add_task("score", total=(len(stem_jobs) + 1 + len(cand_jobs) if cfg.score else 0), info="")
@@ -163,9 +170,17 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
         def drain() -> None:
             while True:
                 try:
-                    name, step, loss = progress_queue.get_nowait()
+                    name, step, loss, *probe = progress_queue.get_nowait()
                 except queue.Empty:
                     return
+                if probe:
+                    floor = cfg_recipes[name].probe_floor
+                    verdict = "passed" if min(probe[0].values()) >= floor else "below the floor"
+                    console.log(f"[bold]zoo[/] {name} step {step}: probe "
+                                + " ".join(f"{c} {v:.2f}" for c, v in probe[0].items())
+                                + f" ({verdict} {floor})")
+                if step > bar.tasks[bars[name]].total:  # trained past its steps until the probe passed
+                    bar.update(bars[name], total=step)
                 bar.update(bars[name], completed=step, info=f"loss {loss:.3f}")
 
         def run_until_empty(on_done) -> None:
@@ -229,10 +244,13 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
         geometry = pool_geometry(start_dir, {j.name: j.out_dir for j in cand_jobs}, str(data_dir))
         timings["geometry_s"] = time.perf_counter() - t2
     timings["total_s"] = time.perf_counter() - t_start
-    return _manifest(root, cfg, scores, overall, soups, timings, geometry)
+    training = {name: {"steps": r.steps, "final_loss": round(r.final_loss, 6),
+                       **({"probes": [{"step": st, "scores": sc} for st, sc in r.probes]} if r.probes else {})}
+                for name, r in results.items()}
+    return _manifest(root, cfg, scores, overall, soups, timings, geometry, training)
 
 
-def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings, geometry) -> dict[str, Any]:
+def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings, geometry, training) -> dict[str, Any]:
     import torch
     import transformers
     from safetensors.torch import load_file
@@ -249,11 +267,12 @@ def _manifest(root: Path, cfg: ZooConfig, scores, overall, soups, timings, geome
         "candidates": {c.name: {"path": f"experts/{c.name}", "category": c.category,
                                 "kind": "expert" if c.category else "generalist"} for c in cfg.candidates},
         "experts": {c.name: f"experts/{c.name}" for c in cfg.candidates if c.category},
-        "data": {s: f"data/{s}.jsonl" for s in SPLITS},
+        "data": {s: f"data/{s}.jsonl" for s in SPLITS},  # the probe split, if any, is for training only
         "scores": {s: {m: scores[s][m] for m in order if m in scores[s]} for s in SPLITS},
         "overall": {s: {m: overall[s][m] for m in order if m in overall[s]} for s in SPLITS},
         "reference_soups": soups,
         "geometry": geometry,
+        "training": training,  # steps run (a probed recipe may run past its `steps`), final loss, probes
         "model": {"architecture": "LlamaForCausalLM", "parameters": n_params, "dtype": "float32",
                   "checkpoint_bytes": (root / "base" / "model.safetensors").stat().st_size,
                   **asdict(cfg.model)},

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: dev/test cut from a shuffled pool (identically distributed)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ class Recipe:
     # A finite training set, as a real fine-tuning team has: (category, examples) drawn once from the
     # generators, then batches resampled from it (epochs). None = a fresh stream (the base, the parent).
     dataset: tuple[tuple[str, int], ...] | None = None
+    # Train past `steps` until the model can do every category: after `steps`, and then every
+    # `probe_every` steps at the schedule's final learning rate, greedy-score the zoo's held-out
+    # probe split and stop once every category reaches `probe_floor` (or at `max_steps`). Pretraining
+    # reaches each skill at a seed-dependent step (a phase transition), so a fixed length leaves some
+    # seeds' base without a skill. None = exactly `steps`.
+    probe_floor: float | None = None
+    probe_every: int = 250
+    max_steps: int | None = None
 
     def weights(self) -> dict[str, float]:
         total = sum(w for _, w in self.mixture)
@@ -119,26 +127,33 @@ class ZooConfig:
     def config_hash(self) -> str:
         """sha256 over everything that shapes the files (not `workers`).
 
-        Fields added after a zoo kind existed (`parent`, `Recipe.dataset`) are left out while unset,
+        Fields added after a zoo kind existed (`parent`, `Recipe.dataset`, the probe rule) are left out while unset,
         so zoos built before them stay current.
         """
         payload = asdict(self)
         payload.pop("workers")
         if payload["parent"] is None:
             payload.pop("parent")
-        for recipe in [payload["base"], *(c["recipe"] for c in payload["candidates"])]:
+        recipes = [payload["base"], *([payload["parent"]] if "parent" in payload else []),
+                   *(c["recipe"] for c in payload["candidates"])]
+        for recipe in recipes:
             if recipe["dataset"] is None:
                 recipe.pop("dataset")
+            if recipe["probe_floor"] is None:
+                for key in ("probe_floor", "probe_every", "max_steps"):
+                    recipe.pop(key)
         payload["format_version"] = FORMAT_VERSION
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def teams_config(seed: int = 0) -> ZooConfig:
-    """The realistic pool (issue 12): a base trained past the retrieval transition (2000 steps), an
-    instruction-tuned parent, five teams fine-tuned from it on finite datasets, 200 / 500 eval items."""
+    """The realistic pool (issue 12): a base trained for 2000 steps and then on until it scores 0.8 in
+    every category of the probe (seeds cross the retrieval and math transitions at different steps),
+    an instruction-tuned parent, five teams fine-tuned from it on finite datasets, 200 / 500 eval items."""
     return ZooConfig(seed=seed, n_dev=200, n_test=500,
-                     base=Recipe(steps=2000, lr=1e-3, mixture=uniform_mix(_CATS), warmup=100),
+                     base=Recipe(steps=2000, lr=1e-3, mixture=uniform_mix(_CATS), warmup=100,
+                                 probe_floor=0.8, probe_every=250, max_steps=4000),
                      parent=Recipe(steps=200, lr=3e-4, mixture=uniform_mix(_CATS), warmup=20),
                      candidates=_team_candidates())
 

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from soce_bo.zoo.config import ModelShape, Recipe
-from soce_bo.zoo.data import dataset_batches, read_prompts, stable_seed, training_batches
+from soce_bo.zoo.data import PROBE_SPLIT, dataset_batches, read_prompts, stable_seed, training_batches
 from soce_bo.zoo.tasks import Example
-from soce_bo.zoo.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB, encode, save_tokenizer
+from soce_bo.zoo.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB, build_tokenizer, encode, save_tokenizer
 
 IGNORE = -100
 
@@ -43,6 +43,7 @@ class TrainResult:
     seconds: float
     steps: int
     final_loss: float
+    probes: tuple[tuple[int, dict[str, float]], ...] = ()  # (step, per-category probe score), if probed
 
 
 def llama_config(shape: ModelShape):  # -> transformers.LlamaConfig
@@ -82,7 +83,7 @@ def lr_at(step: int, recipe: Recipe) -> float:
     """Linear warmup, then cosine decay to 10 % of the peak."""
     if step < recipe.warmup:
         return recipe.lr * (step + 1) / recipe.warmup
-    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    progress = min(1.0, (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup))  # past `steps`: the floor
     return recipe.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
 
 
@@ -99,7 +100,10 @@ def _load_model(job: TrainJob):
 
 
 def run_training(job: TrainJob, report: Any = None) -> TrainResult:
-    """Train `job` and save the checkpoint to `job.out_dir`; `report(name, step, loss)` if given."""
+    """Train `job` and save the checkpoint to `job.out_dir`.
+
+    `report(name, step, loss)` is called every 10 steps if given, and `report(name, step, loss, probe)`
+    after each probe of a probed recipe."""
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     model = _load_model(job)
@@ -112,22 +116,48 @@ def run_training(job: TrainJob, report: Any = None) -> TrainResult:
         batches = training_batches(recipe.weights(), recipe.batch_size, seed, held_out)
     else:
         batches = dataset_batches(dict(recipe.dataset), recipe.batch_size, seed, held_out)
-    smoothed = float("nan")
-    for step in range(recipe.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, recipe)
-        _, batch = next(batches)
-        loss = model(**collate(batch)).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        value = loss.item()
-        smoothed = value if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * value
-        if report is not None and (step % 10 == 9 or step == recipe.steps - 1):
-            report(job.name, step + 1, smoothed)
+    smoothed, step, stop_at, probes = float("nan"), 0, recipe.steps, []
+    while True:
+        for step in range(step, stop_at):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, recipe)
+            _, batch = next(batches)
+            loss = model(**collate(batch)).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            value = loss.item()
+            smoothed = value if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * value
+            if report is not None and (step % 10 == 9 or step == stop_at - 1):
+                report(job.name, step + 1, smoothed)
+        step = stop_at
+        if recipe.probe_floor is None:
+            break
+        scores = probe_scores(model, Path(job.data_dir))
+        probes.append((step, scores))
+        limit = recipe.max_steps or recipe.steps
+        passed = min(scores.values()) >= recipe.probe_floor
+        if report is not None:
+            report(job.name, step, smoothed, scores)
+        if passed or step >= limit:
+            break
+        stop_at = min(limit, step + recipe.probe_every)
+        model.train()
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), safe_serialization=True)
     save_tokenizer(out)
-    return TrainResult(job.name, time.perf_counter() - t0, recipe.steps, smoothed)
+    return TrainResult(job.name, time.perf_counter() - t0, step, smoothed, tuple(probes))
+
+
+def probe_scores(model, data_dir: Path) -> dict[str, float]:
+    """Greedy per-category scores of the model in training on the zoo's probe split."""
+    from soce_bo.evaluate.hf_backend import HFBackend
+    from soce_bo.evaluate.runner import evaluate_items
+    from soce_bo.zoo.benchmark import ZooBenchmark
+
+    bench = ZooBenchmark(data_dir)
+    backend = HFBackend(model, build_tokenizer())
+    result = evaluate_items(bench, backend, bench.load(PROBE_SPLIT), show_progress=False)
+    return {c: round(s.accuracy, 6) for c, s in result.per_category.items()}

@@ -154,6 +154,28 @@ def test_a_parent_stage_and_team_datasets(tmp_path):
     assert geo["candidates"]["tool_team"]["l2_from_parent"] == pytest.approx(l2, rel=1e-5)  # drift from the parent
 
 
+def test_a_probed_base_trains_on_until_every_category_passes(tmp_path, monkeypatch):
+    """Past `steps`, the base trains in `probe_every` chunks at the final learning rate until the
+    probe passes or `max_steps`; the manifest records each probe, and the probe split is held out."""
+    from soce_bo.zoo.train import lr_at
+
+    monkeypatch.setattr(build_mod, "PROBE_ITEMS", 3)
+    never = replace(tiny_config().base, probe_floor=1.01, probe_every=2, max_steps=10)
+    assert lr_at(6, never) == lr_at(9, never) == pytest.approx(0.1 * never.lr)  # the floor, not a new cosine
+    m = load_manifest(ensure_zoo(tmp_path / "never", replace(tiny_config(), base=never)))
+    base = m.raw["training"]["base"]
+    assert base["steps"] == 10 and [p["step"] for p in base["probes"]] == [6, 8, 10]
+    assert all(set(p["scores"]) == set(CATEGORIES) for p in base["probes"])
+    expert = m.raw["training"]["tool_expert"]
+    assert expert["steps"] == 3 and "probes" not in expert  # an unprobed recipe runs exactly its steps
+    probe = (m.root / "data" / "probe.jsonl").read_text().splitlines()
+    assert len(probe) == 3 * len(CATEGORIES)
+    at_once = replace(never, probe_floor=0.0)
+    m = load_manifest(ensure_zoo(tmp_path / "at_once", replace(tiny_config(), base=at_once)))
+    assert m.raw["training"]["base"]["steps"] == 6 and len(m.raw["training"]["base"]["probes"]) == 1
+    assert tiny_config().config_hash() not in {replace(tiny_config(), base=r).config_hash() for r in (never, at_once)}
+
+
 def test_the_default_zoo_hash_ignores_the_unset_new_fields():
     """Zoos built before `parent` and `Recipe.dataset` existed stay current."""
     plain = json.dumps(asdict(tiny_config()), sort_keys=True, default=str)
