@@ -43,6 +43,10 @@ CASES = [
     ("run-missing-checkpoint", "soce_bo.run", ["+experiment=bfcl_8b", "cluster=local", "dry_run=true",
                                                "pool.candidates.CoALM-8B.path={tmp}/nope"], "does not exist"),
     ("run-stale-ledger", "soce_bo.run", [*DEMO, "limit=8"], "holds scores of another experiment"),
+    ("run-zoo-kind", "soce_bo.run", [*DEMO, "pool.zoo_kind=huge"], "pool.zoo_kind must be one of experts, teams"),
+    ("run-another-zoo", "soce_bo.run", [*DEMO, "paths.zoo_dir={tmp}/zoo_copy", "pool.zoo_seed=1"],
+     "holds another zoo (seed 0"),
+    ("zoo-another", "soce_bo.zoo", ["out={tmp}/zoo_copy", "kind=teams"], "holds another zoo (seed 0"),
     ("merge-missing-models", "soce_bo.merge", ["out={tmp}/soup"], "missing models"),
     ("merge-weights-sum", "soce_bo.merge", ["models=[{zoo}/experts/tool_expert,{zoo}/experts/math_expert]",
                                             "weights=[0.3,0.3]", "out={tmp}/soup"], "sum"),
@@ -71,6 +75,10 @@ def _prepare(tmp: Path, case_id: str, zoo_dir: Path) -> None:
     (tmp / "corrupt" / "results.json").write_text('{"schema_version": 2, "run": ')
     (tmp / "old").mkdir()
     (tmp / "old" / "results.json").write_text(json.dumps({"schema_version": 1}))
+    if case_id in ("run-another-zoo", "zoo-another"):  # a copy: a regression would rebuild over it, not the suite's zoo
+        import shutil
+
+        shutil.copytree(zoo_dir, tmp / "zoo_copy")
     if case_id == "run-stale-ledger":  # a ledger written for the full splits, resumed with limit=8
         from soce_bo.search.ledger import Ledger
 

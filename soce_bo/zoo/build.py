@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from soce_bo.atomic import atomic_dir, atomic_write
+from soce_bo.errors import ConfigError
 from soce_bo.zoo.config import ZooConfig
 from soce_bo.zoo.data import PROBE_ITEMS, PROBE_SPLIT, SPLITS, make_splits, write_jsonl
 from soce_bo.zoo.manifest import MANIFEST, is_current
@@ -100,15 +101,36 @@ def _locked(out: Path):
 
 def ensure_zoo(out: Path, cfg: ZooConfig | None = None, force: bool = False,
                console: Console | None = None) -> Path:
-    """The zoo folder `out`, built only if missing, incomplete or from another config (or `force`)."""
+    """The zoo folder `out`, built only if missing, incomplete or stale (or `force`).
+
+    Stale means built from an older version of the same zoo (same seed and candidates: the code or a
+    recipe changed). A folder holding another zoo (another kind or seed) is an error unless `force`:
+    rebuilding over it would silently destroy a zoo that took minutes to build."""
     cfg = cfg or ZooConfig()
     out = Path(out).expanduser().resolve()
     if not force and is_current(out, cfg.config_hash()):
         return out
+    other = None if force else another_zoo(out, cfg)
+    if other is not None:
+        raise ConfigError(f"{out} holds another zoo ({other}); this one has seed {cfg.seed} and candidates "
+                          f"{', '.join(c.name for c in cfg.candidates)}: choose that zoo's kind and seed, "
+                          "another folder, or force=true to replace it")
     with _locked(out):
         if force or not is_current(out, cfg.config_hash()):
             build_zoo(out, cfg, console)
     return out
+
+
+def another_zoo(out: Path, cfg: ZooConfig) -> str | None:
+    """What `out` holds if it is a zoo of other candidates or another seed than `cfg`'s, else None."""
+    try:
+        raw = json.loads((out / MANIFEST).read_text())
+        seed, names = raw["seed"], list(raw["candidates"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None  # nothing there, or a broken leftover: building over it loses nothing
+    if seed == cfg.seed and names == [c.name for c in cfg.candidates]:
+        return None
+    return f"seed {seed}, candidates {', '.join(names)}"
 
 
 def build_zoo(out: Path, cfg: ZooConfig, console: Console | None = None) -> dict[str, Any]:

@@ -109,13 +109,31 @@ def test_failed_build_leaves_old_zoo_and_no_temp_dirs(tiny_zoo, tmp_path, monkey
 
     monkeypatch.setattr("soce_bo.zoo.score.score_checkpoint", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        ensure_zoo(out, tiny_config(seed=1))
+        ensure_zoo(out, tiny_config(seed=1), force=True)
     assert file_hashes(out) == before and is_current(out, tiny_config().config_hash())
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".zoo.lock") == ["zoo"]
     fresh = tmp_path / "never_built"
     with pytest.raises(RuntimeError):
         ensure_zoo(fresh, tiny_config(seed=1))
     assert not fresh.exists()
+
+
+def test_a_folder_holding_another_zoo_is_not_overwritten(tiny_zoo, tmp_path):
+    """Pointing a run or a build at a zoo of another kind or seed once rebuilt the default zoo over
+    an 11-minute `teams` zoo: now it is an error naming both, and force=true replaces it."""
+    import shutil
+
+    from soce_bo.errors import ConfigError
+
+    out = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo, out)
+    before = file_hashes(out)
+    for other in (tiny_config(seed=1), replace(tiny_config(), candidates=tiny_config().candidates[:1])):
+        with pytest.raises(ConfigError, match=r"holds another zoo \(seed 0, candidates tool_expert, math_expert\)"):
+            ensure_zoo(out, other)
+    assert file_hashes(out) == before
+    stale = replace(tiny_config(), n_test=4)  # same zoo, another version of it: rebuilt in place
+    assert load_manifest(ensure_zoo(out, stale)).config_hash == stale.config_hash()
 
 
 @pytest.mark.slow
