@@ -273,6 +273,7 @@ SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_secti
             "bo_overhead": bo_section, "throughput": throughput_section,
             "zoo_seeds": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
             "zoo_seeds_teams": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
+            "teams_runs": _beside_its_script("bench.teams_runs", "teams_runs_section"),
             "racing": _beside_its_script("bench.racing", "racing_section"),
             "racing_zoo": _beside_its_script("bench.racing", "racing_section"),
             "racing_suite": _beside_its_script("bench.racing", "racing_section")}
@@ -316,6 +317,14 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
             rows.append([f"zoo seeds ({s.get('kind', 'experts')}): best dev soup - best single, test pp (per seed)",
                          ", ".join(f"{v:+.2f}" for v in s["soup_minus_best_single_pp"]),
                          ">= 1.5 pp, p < 0.05, uniform-all below, on 2 of 3", _met(s["goal_met_on_at_least_2_of_3"])])
+    if "teams_runs" in data:
+        s = data["teams_runs"]["summary"]
+        rows.append(["teams runs: BO soup - best single, test pp (per zoo seed)",
+                     ", ".join(f"{v:+.2f}" for v in s["bo_minus_best_single_pp"]),
+                     ">= 1.5 pp, p < 0.05, uniform-all below, on 2 of 3", _met(s["soup_goals_met_on_at_least_2_of_3"])])
+        rows.append(["teams runs: BO soup - grid soup, test pp (per zoo seed)",
+                     ", ".join(f"{v:+.2f}" for v in s["bo_minus_grid_pp"]), ">= -0.5 pp",
+                     _met(all(v >= -0.5 for v in s["bo_minus_grid_pp"]))])
     if "search_suite" in data:
         for bo, res in data["search_suite"]["summary"]["results"].items():
             rows.append([f"suite ({bo}): BO >= CMA-ES / >= random, min over K = 3..8",

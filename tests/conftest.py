@@ -21,6 +21,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["SOCE_TEST_SESSION"] = str(os.getpid())
 
 import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -39,13 +41,46 @@ def _torch_single_thread() -> None:
 _torch_single_thread()
 
 
+def _zoo_path() -> Path:
+    return Path(os.environ.get("SOCE_ZOO_DIR", REPO / "artifacts" / "zoo")).expanduser().resolve()
+
+
 @pytest.fixture(scope="session")
 def zoo_dir() -> Path:
-    """Directory of the tiny expert zoo (built on first use, cached by config hash)."""
+    """Directory of the tiny expert zoo (built on first use, cached by config hash). When the
+    background build started at collection is still running, ensure_zoo waits on its lock."""
     from soce_bo.zoo.build import ensure_zoo
 
-    out = Path(os.environ.get("SOCE_ZOO_DIR", REPO / "artifacts" / "zoo"))
-    return ensure_zoo(out)
+    return ensure_zoo(_zoo_path())
+
+
+_zoo_builder: subprocess.Popen | None = None
+
+
+def _build_zoo_in_background(items: list[pytest.Item]) -> None:
+    """A fresh clone spends ~6 min building the zoo; start it now, beside the tests that do not use it
+    (they run first, see below), instead of inside the first test that does. The build holds the
+    zoo's lock, so `zoo_dir` (and anything else calling ensure_zoo) simply waits for it."""
+    global _zoo_builder
+    if not any("zoo_dir" in item.fixturenames for item in items):
+        return
+    from soce_bo.zoo.config import ZooConfig
+    from soce_bo.zoo.manifest import is_current
+
+    out = _zoo_path()
+    if is_current(out, ZooConfig().config_hash()):
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = open(out.parent / f".{out.name}.build.log", "w")  # noqa: SIM115 - the child writes it
+    _zoo_builder = subprocess.Popen([sys.executable, "-m", "soce_bo.zoo", f"out={out}"], cwd=REPO,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A run stopped early (-x, Ctrl-C) does not leave the background zoo build running."""
+    if _zoo_builder is not None and _zoo_builder.poll() is None:
+        os.killpg(_zoo_builder.pid, signal.SIGTERM)
+        _zoo_builder.wait(timeout=60)
 
 
 LEAK_GRACE_S = 20.0  # > the reaper's 15 s SIGTERM grace: an engine whose driver just died may still be going
@@ -132,7 +167,11 @@ def no_engine_left_by_test(request) -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip `gpu` tests on machines without CUDA, with the reason shown."""
+    """Modules that use the zoo run last (whole modules, so module fixtures are set up once), while
+    the zoo builds in the background; `gpu` tests are skipped on machines without CUDA."""
+    zoo_modules = {item.module for item in items if "zoo_dir" in item.fixturenames}
+    items[:] = sorted(items, key=lambda item: item.module in zoo_modules)  # stable: order kept otherwise
+    _build_zoo_in_background(items)
     try:
         import torch
 

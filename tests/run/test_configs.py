@@ -51,10 +51,12 @@ def test_missing_model_is_one_clear_error(tmp_path):
     assert "error: pool candidate" in out.stderr and "does not exist" in out.stderr
 
 
-def test_multirun_over_seeds_with_submitit_local(tmp_path):
-    """`-m ... hydra/launcher=submitit_local` runs one job per seed (dry_run keeps it cheap)."""
+def test_multirun_over_seeds_with_submitit_local(tmp_path, zoo_dir):
+    """`-m ... hydra/launcher=submitit_local` runs one job per seed (dry_run keeps it cheap; the
+    dry run still resolves the demo's pool from the zoo, hence `zoo_dir`)."""
     out = subprocess.run([sys.executable, "-m", "soce_bo.run", "-m", "+experiment=demo", "dry_run=true",
-                          "seed=0,1", "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path}"],
+                          "seed=0,1", "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path}",
+                          f"paths.zoo_dir={zoo_dir}"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     for job in ("0", "1"):
