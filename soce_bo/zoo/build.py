@@ -110,13 +110,13 @@ def ensure_zoo(out: Path, cfg: ZooConfig | None = None, force: bool = False,
     out = Path(out).expanduser().resolve()
     if not force and is_current(out, cfg.config_hash()):
         return out
-    other = None if force else another_zoo(out, cfg)
-    if other is not None:
-        raise ConfigError(f"{out} holds another zoo ({other}); this one has seed {cfg.seed} and candidates "
-                          f"{', '.join(c.name for c in cfg.candidates)}: choose that zoo's kind and seed, "
-                          "another folder, or force=true to replace it")
-    with _locked(out):
+    with _locked(out):  # a build under way (forced, or of this very zoo) finishes before we look again
         if force or not is_current(out, cfg.config_hash()):
+            other = None if force else another_zoo(out, cfg)
+            if other is not None:
+                raise ConfigError(f"{out} holds another zoo ({other}); this one has seed {cfg.seed} and candidates "
+                                  f"{', '.join(c.name for c in cfg.candidates)}: choose that zoo's kind and seed, "
+                                  "another folder, or force=true to replace it")
             build_zoo(out, cfg, console)
     return out
 
