@@ -7,8 +7,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 ZOO ?= artifacts/zoo
+TEAMS_ZOO ?= artifacts/zoo_teams/seed0
 
-.PHONY: help install zoo demo test test-fast bench lint clean
+.PHONY: help install zoo demo quick-demo test test-fast bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,7 +22,11 @@ install: .venv/.installed  ## create .venv from requirements.lock (CPU stack, vl
 zoo: install  ## build the tiny expert zoo into $(ZOO) (cached by config hash)
 	$(PY) -m soce_bo.zoo out=$(ZOO)
 
-demo: zoo  ## the whole SoCE method end to end on the tiny zoo (<= 10 min)
+demo: install  ## the whole SoCE method on the realistic teams zoo (zoo built if missing)
+	$(PY) -m soce_bo.zoo kind=teams seed=0 out=$(TEAMS_ZOO)
+	$(PY) -m soce_bo.run +experiment=teams paths.zoo_dir=$(TEAMS_ZOO)
+
+quick-demo: zoo  ## the same method on the small experts zoo in a few minutes (what the tests run)
 	$(PY) -m soce_bo.run +experiment=demo
 
 test: install  ## the full test suite, slow and vLLM tests included (what CI runs)
