@@ -33,6 +33,15 @@ def test_paper_experiments_use_gpu_servers_and_slurm():
     assert "submitit" in cfg.hydra.launcher._target_.lower()
 
 
+def test_the_teams_experiment_asks_for_the_teams_zoo_and_races():
+    """`make demo`'s run: a zoo of kind teams at its own folder (never the small zoo's), racing on."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("run", overrides=["+experiment=teams"])
+    assert (cfg.pool.zoo_kind, cfg.pool.zoo_seed) == ("teams", 0)
+    assert cfg.paths.zoo_dir == "artifacts/zoo_teams/seed0" and cfg.benchmark.data_dir == "artifacts/zoo_teams/seed0/data"
+    assert cfg.racing.enabled and cfg.analysis.shapley
+
+
 @pytest.mark.parametrize("experiment", ["demo", "bfcl_70b"])
 def test_cfg_job_cli(experiment: str):
     """What a user types: `python -m soce_bo.run +experiment=X --cfg job` prints the config, exit 0."""
