@@ -193,6 +193,11 @@ def run_search(
         suggestions = strategy.suggest(n) if n > 0 else []
         if len(suggestions) > n:
             raise RuntimeError(f"{strategy.name}.suggest({n}) returned {len(suggestions)} soups")
+        if suggestions and snapshots and isinstance(strategy, SupportsSnapshot):
+            # Also after suggesting: Ax's draw may have abandoned repeats, which steer its next draw and
+            # are in no ledger. Without this, a kill after a trial's ledger line but before the first
+            # snapshot replayed the trial without them, and the next suggestion differed.
+            strategy.snapshot(state)
         for weights in suggestions:
             key = weights_key(weights)
             if key in cache:
