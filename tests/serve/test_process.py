@@ -71,16 +71,22 @@ def test_sigterm_handler_stops_registered_servers(monkeypatch):
         signal.signal(signal.SIGTERM, original)
 
 
-def sleeper_group() -> tuple[subprocess.Popen, int]:
-    """A group leader whose child `sleep` it never reaps: a killed child stays a zombie, like an
-    engine core its API server has not reaped yet. Returns the leader and the child's pid."""
+def sleepers_group(n: int) -> tuple[subprocess.Popen, list[int]]:
+    """A group leader whose `n` child `sleep`s it never reaps: a killed child stays a zombie, like an
+    engine core its API server has not reaped yet. Returns the leader and the children's pids."""
     script = ("import subprocess, sys, time\n"
-              "child = subprocess.Popen(['sleep', '300'])\n"
-              "print(child.pid, flush=True)\n"
+              f"kids = [subprocess.Popen(['sleep', '300']) for _ in range({n})]\n"
+              "print(*(k.pid for k in kids), flush=True)\n"
               "time.sleep(300)\n")
     leader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                               start_new_session=True)
-    return leader, int(leader.stdout.readline())
+    return leader, [int(pid) for pid in leader.stdout.readline().split()]
+
+
+def sleeper_group() -> tuple[subprocess.Popen, int]:
+    """`sleepers_group` with one child: the leader and the child's pid."""
+    leader, (child,) = sleepers_group(1)
+    return leader, child
 
 
 def test_watchdog_names_the_dead_process_and_takes_the_group_down():
@@ -108,14 +114,8 @@ def test_watchdog_names_the_engine_when_one_poll_finds_the_api_server_dead_too()
     from soce_bo.serve.watchdog import EngineWatchdog, Watched
     import psutil
 
-    script = ("import subprocess, sys, time\n"
-              "kids = [subprocess.Popen(['sleep', '300']) for _ in range(2)]\n"
-              "print(*(k.pid for k in kids), flush=True)\n"
-              "time.sleep(300)\n")
-    leader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+    leader, (api, engine) = sleepers_group(2)
     try:
-        api, engine = (int(pid) for pid in leader.stdout.readline().split())
         dog = EngineWatchdog(leader, label="fake server")
         dog.watched = [Watched("API server", psutil.Process(api)), Watched("EngineCore", psutil.Process(engine))]
         assert dog.check_once() is None
