@@ -274,6 +274,7 @@ SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_secti
             "zoo_seeds": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
             "zoo_seeds_teams": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
             "teams_runs": _beside_its_script("bench.teams_runs", "teams_runs_section"),
+            "demo_time": _beside_its_script("bench.demo_time", "demo_time_section"),
             "racing": _beside_its_script("bench.racing", "racing_section"),
             "racing_zoo": _beside_its_script("bench.racing", "racing_section"),
             "racing_suite": _beside_its_script("bench.racing", "racing_section")}
@@ -325,6 +326,11 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
         rows.append(["teams runs: BO soup - grid soup, test pp (per zoo seed)",
                      ", ".join(f"{v:+.2f}" for v in s["bo_minus_grid_pp"]), ">= -0.5 pp",
                      _met(all(v >= -0.5 for v in s["bo_minus_grid_pp"]))])
+    if "demo_time" in data:
+        s = data["demo_time"]["summary"]
+        rows.append(["make demo from a fresh clone: install + zoo + run (run alone)",
+                     f"{s['total_s'] / 60:.1f} min ({s['run_wall_s'] / 60:.1f} min)", "<= 15 min (<= 8 min)",
+                     _met(all(s["goals"].values()))])
     if "search_suite" in data:
         for bo, res in data["search_suite"]["summary"]["results"].items():
             rows.append([f"suite ({bo}): BO >= CMA-ES / >= random, min over K = 3..8",

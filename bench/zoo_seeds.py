@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ def result_name(kind: str) -> str:
 def zoo_for_seed(seed: int, kind: str, root: Path | None, quick: bool) -> Path:
     """The zoo of `kind` and `seed` (built if missing); --quick uses the existing artifacts/zoo only."""
     from soce_bo.zoo.build import ensure_zoo
-    from soce_bo.zoo.config import POOLS
+    from soce_bo.zoo.config import zoo_config
 
     if quick:
         return REPO / "artifacts" / "zoo"
@@ -47,7 +46,7 @@ def zoo_for_seed(seed: int, kind: str, root: Path | None, quick: bool) -> Path:
         out = REPO / "artifacts" / "zoo" if seed == 0 else (root or REPO / "artifacts" / "zoo_seeds") / f"seed{seed}"
     else:
         out = (root or REPO / "artifacts" / f"zoo_{kind}") / f"seed{seed}"
-    return ensure_zoo(out, replace(POOLS[kind](), seed=seed))
+    return ensure_zoo(out, zoo_config(kind, seed))
 
 
 class Scorer:

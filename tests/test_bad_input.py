@@ -57,6 +57,8 @@ CASES = [
     ("zoo-n-dev", "soce_bo.zoo", ["out={tmp}/zoo", "n_dev=0"], "n_dev"),
     ("zoo-kind", "soce_bo.zoo", ["out={tmp}/zoo", "kind=huge"], "kind must be one of experts, teams"),
     ("zoo-seed", "soce_bo.zoo", ["out={tmp}/zoo", "seed=abc"], "seed"),
+    ("zoo-pretrained", "soce_bo.zoo", ["out={tmp}/zoo", "pretrained=maybe"], "pretrained must be true or false"),
+    ("zoo-ship-no-zoo", "soce_bo.zoo.pretrained", ["{tmp}/nozoo"], "no readable zoo.json"),
     ("serve-missing-model", "soce_bo.serve", ["models=[{tmp}/nope,{zoo}/experts/tool_expert]"], "nope"),
     ("serve-url", "soce_bo.serve", ["models=[{zoo}/experts/tool_expert,{zoo}/experts/math_expert]",
                                     "server.url=http://127.0.0.1:9"], "server.url"),

@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -421,14 +421,10 @@ def resolve_pool(pool_cfg: DictConfig) -> dict[str, Path]:
         import json
 
         from soce_bo.zoo.build import ensure_zoo
-        from soce_bo.zoo.config import POOLS
+        from soce_bo.zoo.config import zoo_config
 
-        kind, seed = pool_cfg.get("zoo_kind", "experts"), pool_cfg.get("zoo_seed", 0)
-        if kind not in POOLS:
-            raise ConfigError(f"pool.zoo_kind must be one of {', '.join(POOLS)}, got {kind!r}")
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise ConfigError(f"pool.zoo_seed must be an integer, got {seed!r}")
-        zoo = ensure_zoo(Path(pool_cfg.zoo_dir), replace(POOLS[kind](), seed=seed))
+        config = zoo_config(pool_cfg.get("zoo_kind", "experts"), pool_cfg.get("zoo_seed", 0), label="pool.zoo_")
+        zoo = ensure_zoo(Path(pool_cfg.zoo_dir), config)
         manifest = json.loads((zoo / "zoo.json").read_text())
         return {name: zoo / info["path"] for name, info in manifest["candidates"].items()}
     cands = pool_cfg.get("candidates") or {}

@@ -12,23 +12,22 @@ from rich.table import Table
 
 from soce_bo.cli import hydra_cli
 from soce_bo.errors import ConfigError
-from soce_bo.zoo.config import POOLS, ZooConfig
+from soce_bo.zoo.config import ZooConfig, zoo_config
 from soce_bo.zoo.manifest import ZooManifest, load_manifest
 
 
-def zoo_config(cfg: DictConfig) -> ZooConfig:
+def config_from_cli(cfg: DictConfig) -> ZooConfig:
     """The ZooConfig the command line asks for (the pool's defaults for everything it does not name)."""
-    if cfg.kind not in POOLS:
-        raise ConfigError(f"kind must be one of {', '.join(POOLS)}, got {cfg.kind!r}")
-    base = POOLS[cfg.kind]()
+    base = zoo_config(cfg.kind, cfg.seed)
     sizes = {k: getattr(base, k) if cfg[k] is None else cfg[k] for k in ("n_dev", "n_test")}
-    for key, value in (("seed", cfg.seed), *sizes.items(), ("workers", cfg.workers)):
+    for key, value in (*sizes.items(), ("workers", cfg.workers)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{key} must be an integer, got {value!r}")
-    for key, value in (*sizes.items(), ("workers", cfg.workers)):
         if value < 1:
             raise ConfigError(f"{key} must be >= 1, got {value}")
-    return replace(base, seed=cfg.seed, score=bool(cfg.score), workers=cfg.workers, **sizes)
+    if not isinstance(cfg.pretrained, bool):
+        raise ConfigError(f"pretrained must be true or false, got {cfg.pretrained!r}")
+    return replace(base, score=bool(cfg.score), workers=cfg.workers, pretrained=bool(cfg.pretrained), **sizes)
 
 
 def score_tables(manifest: ZooManifest) -> list[Table]:
@@ -61,7 +60,7 @@ def main(cfg: DictConfig) -> None:
     from soce_bo.zoo.manifest import is_current
 
     console = Console(soft_wrap=True)  # no hard wraps in logs: paths stay greppable
-    zcfg = zoo_config(cfg)
+    zcfg = config_from_cli(cfg)
     out = Path(str(cfg.out)).expanduser().resolve()
     reused = not cfg.force and is_current(out, zcfg.config_hash())
     t0 = time.perf_counter()

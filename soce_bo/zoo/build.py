@@ -1,5 +1,8 @@
 """Build the zoo (data -> base -> candidates -> scores -> zoo.json), or reuse a current one.
 
+The base is copied from a shipped pretrained base when one matches (soce_bo.zoo.pretrained), as a
+real pool starts from a published base; otherwise it is trained here.
+
 Stages run in a pool of single-threaded worker processes (`cfg.workers`, default 2): the base
 first, then the instruction-tuned parent if the config has one, then the candidates two at a time,
 with scoring jobs filling idle workers; last, the pool's geometry (drift from the parent, midpoint
@@ -146,8 +149,10 @@ def build_zoo(out: Path, cfg: ZooConfig, console: Console | None = None) -> dict
 def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
     from soce_bo.zoo.geometry import pool_geometry
     from soce_bo.zoo.score import score_checkpoint, score_soup
-    from soce_bo.zoo.train import TrainJob
+    from soce_bo.zoo.pretrained import find_base, install_base
+    from soce_bo.zoo.train import TrainJob, TrainResult
 
+    shipped = find_base(cfg) if cfg.pretrained else None
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     data_dir = root / "data"
@@ -224,8 +229,17 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
         splits = list(SPLITS)
         for job in stem_jobs:  # the base, then the parent: each starts from the one before
             t0 = time.perf_counter()
-            submit("train", job.name, _train_in_worker, job)
-            run_until_empty(lambda kind, name, res: results.__setitem__(name, res))
+            if job is base_job and shipped is not None:
+                install_base(shipped, Path(job.out_dir))
+                record = shipped.info["training"]
+                results["base"] = TrainResult("base", 0.0, record["steps"], record["final_loss"],
+                                              tuple((p["step"], p["scores"]) for p in record.get("probes", [])))
+                bar.update(bars["base"], total=record["steps"], completed=record["steps"], info="pretrained")
+                console.log(f"[bold]zoo[/] base: the shipped pretrained base {shipped.path.name} "
+                            f"({record['steps']} steps, made by `{shipped.info['made_by']}`); pretrained=false trains it")
+            else:
+                submit("train", job.name, _train_in_worker, job)
+                run_until_empty(lambda kind, name, res: results.__setitem__(name, res))
             timings[f"{job.name}_s"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -269,6 +283,8 @@ def _build_into(root: Path, cfg: ZooConfig, console: Console) -> dict[str, Any]:
     training = {name: {"steps": r.steps, "final_loss": round(r.final_loss, 6),
                        **({"probes": [{"step": st, "scores": sc} for st, sc in r.probes]} if r.probes else {})}
                 for name, r in results.items()}
+    if shipped is not None:
+        training["base"]["pretrained"] = shipped.path.name  # soce_bo/zoo/bases/<this>: not trained in this build
     return _manifest(root, cfg, scores, overall, soups, timings, geometry, training)
 
 

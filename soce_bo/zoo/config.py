@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from soce_bo.errors import ConfigError
 
 FORMAT_VERSION = 2  # 2: dev/test cut from a shuffled pool (identically distributed)
 
@@ -123,15 +126,20 @@ class ZooConfig:
     candidates: tuple[CandidateSpec, ...] = field(default_factory=_default_candidates)
     score: bool = True  # score every checkpoint (and the uniform expert soup) into zoo.json
     workers: int = 2  # parallel training/eval processes, one torch thread each (not hashed)
+    # Start from a shipped pretrained base (soce_bo.zoo.pretrained) when one matches this config's
+    # base; False trains it. Not hashed: the shipped base is what this config trains (on the machine
+    # that made it), so the zoo is the same zoo either way.
+    pretrained: bool = True
 
     def config_hash(self) -> str:
-        """sha256 over everything that shapes the files (not `workers`).
+        """sha256 over everything that shapes the files (not `workers`, not `pretrained`).
 
         Fields added after a zoo kind existed (`parent`, `Recipe.dataset`, the probe rule) are left out while unset,
         so zoos built before them stay current.
         """
         payload = asdict(self)
         payload.pop("workers")
+        payload.pop("pretrained")
         if payload["parent"] is None:
             payload.pop("parent")
         recipes = [payload["base"], *([payload["parent"]] if "parent" in payload else []),
@@ -160,3 +168,15 @@ def teams_config(seed: int = 0) -> ZooConfig:
 
 POOLS = {"experts": ZooConfig, "teams": teams_config}
 """Zoo kinds by name (`python -m soce_bo.zoo kind=teams`): `experts` is the small default the tests use."""
+
+
+def zoo_config(kind: str, seed: int = 0, label: str = "", **overrides: Any) -> ZooConfig:
+    """The ZooConfig of zoo kind `kind` with `seed` (and any other field overridden).
+
+    `label` prefixes the setting names in errors, e.g. "pool.zoo_" -> "pool.zoo_kind must be ...".
+    """
+    if kind not in POOLS:
+        raise ConfigError(f"{label}kind must be one of {', '.join(POOLS)}, got {kind!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"{label}seed must be an integer, got {seed!r}")
+    return replace(POOLS[kind](seed=seed), **overrides)
