@@ -326,6 +326,10 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
         rows.append(["teams runs: BO soup - grid soup, test pp (per zoo seed)",
                      ", ".join(f"{v:+.2f}" for v in s["bo_minus_grid_pp"]), ">= -0.5 pp",
                      _met(all(v >= -0.5 for v in s["bo_minus_grid_pp"]))])
+        records = data["teams_runs"]["records"]
+        rows.append(["teams runs: fresh evaluations, BO / grid (per zoo seed)",
+                     ", ".join(f"{r['fresh']['bo']} / {r['fresh']['grid']}" for r in records), "<= 1/4",
+                     _met(all(r["goals"]["bo_quarter_of_grid_fresh"] for r in records))])
     if "demo_time" in data:
         s = data["demo_time"]["summary"]
         rows.append(["make demo from a fresh clone: install + zoo + run (run alone)",

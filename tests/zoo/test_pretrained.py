@@ -18,16 +18,18 @@ from soce_bo.zoo.manifest import load_manifest
 from test_build import file_hashes, tiny_config
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_shipped_teams_bases_match_the_teams_recipe(seed):
-    """Fails when the teams base recipe, the split sizes or FORMAT_VERSION change without re-shipping
-    the bases (build with pretrained=false, then `python -m soce_bo.zoo.pretrained ZOO_DIR`)."""
-    shipped = pretrained.find_base(zoo_config("teams", seed))
-    assert shipped is not None, f"no shipped base matches teams seed {seed}: re-ship it (README 'The teams zoo')"
-    assert (shipped.info["kind"], shipped.info["seed"]) == ("teams", seed)
-    assert shipped.info["training"]["steps"] >= 2000 and shipped.info["training"]["probes"]
-    assert pretrained.find_base(zoo_config("experts", seed)) is None  # the small zoo trains its own
-    assert pretrained.base_key(zoo_config("teams", seed, n_test=499)) != shipped.info["key"]
+@pytest.mark.parametrize("kind,seed", [("experts", 0), ("teams", 0), ("teams", 1), ("teams", 2)])
+def test_the_shipped_bases_match_their_recipes(kind, seed):
+    """Fails when a base recipe, the split sizes or FORMAT_VERSION change without re-shipping the base
+    (build with pretrained=false, then `python -m soce_bo.zoo.pretrained ZOO_DIR`)."""
+    cfg = zoo_config(kind, seed)
+    shipped = pretrained.find_base(cfg)
+    assert shipped is not None, f"no shipped base matches {kind} seed {seed}: re-ship it (README 'The teams zoo')"
+    assert (shipped.info["kind"], shipped.info["seed"]) == (kind, seed)
+    assert shipped.info["training"]["steps"] >= cfg.base.steps
+    assert bool(shipped.info["training"].get("probes")) == (cfg.base.probe_floor is not None)
+    assert pretrained.find_base(zoo_config(kind, seed + 3)) is None  # another seed trains its own
+    assert pretrained.base_key(zoo_config(kind, seed, n_test=499)) != shipped.info["key"]
 
 
 @pytest.fixture(scope="module")
