@@ -16,6 +16,7 @@ in artifacts/teams_runs/seed<N>. From each run's results.json:
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -109,6 +110,12 @@ def main(argv: list[str] | None = None) -> Path:
         for seed in seeds:
             console_log(f"zoo seed {seed}")
             records.append(run_seed(seed, args.zoo_root, args.run_root, args.quick, args.reuse))
+    if not args.quick:  # each run's report and zoo manifest beside the result file, for the record
+        for seed in seeds:
+            keep = args.out / "teams_runs" / f"seed{seed}"
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(args.run_root / f"seed{seed}" / "report.md", keep / "report.md")
+            shutil.copyfile(args.zoo_root / f"seed{seed}" / "zoo.json", keep / "zoo.json")
     print_table("teams runs (test)", ["seed", "best single", "its test", "uniform all", "bo", "bo - best (pp)", "p",
                                       "bo - grid (pp)", "bo / grid fresh", "bo found at", "run s"],
                 [[r["seed"], r["best_single"], r["best_single_test"], r["uniform_all_test"], r["bo_test"],
