@@ -217,7 +217,9 @@ def racing_section(d: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(__doc__.splitlines()[0], argv, extra=[
         ("--no-zoo", {"action": "store_true", "help": "skip part (a) (it starts a vLLM server)"}),
-        ("--no-suite", {"action": "store_true", "help": "skip part (b)"})])
+        ("--no-suite", {"action": "store_true", "help": "skip part (b)"}),
+        ("--name", {"default": None, "help": "result file name (default: racing, racing_zoo or racing_suite); "
+                                             "e.g. racing_zoo_teams with SOCE_ZOO_DIR=artifacts/zoo_teams/seed0"})])
     single_thread_torch()
     started = time.time()
     with LoadSampler() as load, tempfile.TemporaryDirectory(prefix="soce_bench_racing_") as tmp:
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> Path:
                 [[r["problem"], r["strategy"], r["items_off"], r["items_on"], r["ratio"], r["held_out_off"],
                   r["held_out_on"], r["same_score"]] for r in rows])
     summary = summarize(rows)
-    name = "racing_zoo" if args.no_suite else ("racing_suite" if args.no_zoo else "racing")
+    name = args.name or ("racing_zoo" if args.no_suite else ("racing_suite" if args.no_zoo else "racing"))
     payload = {"summary": summary, "rows": rows, "arms": arms, "settings": RacingSettings(enabled=True).__dict__,
                "method": __doc__, "name": name}
     if not args.no_zoo:

@@ -277,6 +277,7 @@ SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_secti
             "demo_time": _beside_its_script("bench.demo_time", "demo_time_section"),
             "racing": _beside_its_script("bench.racing", "racing_section"),
             "racing_zoo": _beside_its_script("bench.racing", "racing_section"),
+            "racing_zoo_teams": _beside_its_script("bench.racing", "racing_section"),
             "racing_suite": _beside_its_script("bench.racing", "racing_section")}
 
 
@@ -342,12 +343,12 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
                          _met(res["goals_met"]["vs_cmaes"] and res["goals_met"]["vs_random"])])
             rows.append([f"suite ({bo}): BO reaches the grid's best, min over K <= 6",
                          f"{res['min_reach_k_le_6']:.0%}", ">= 95 %", _met(res["goals_met"]["reach_k_le_6"])])
-    for name in ("racing", "racing_suite", "racing_zoo"):
+    for name in ("racing", "racing_suite", "racing_zoo", "racing_zoo_teams"):
         if name in data:
             from bench.racing import summarize as racing_summary
 
             for kind, k in racing_summary(data[name]["rows"]).items():
-                rows.append([f"racing ({kind}): items off / on per run, no worse than 0.5 pp",
+                rows.append([f"racing ({kind}, `{name}.json`): items off / on per run, no worse than 0.5 pp",
                              f"{k['ratio']:.2f}x, {k['no_worse_fraction']:.0%} of runs", ">= 2x at the same score",
                              _met(k["goal_met"])])
     if "throughput" in data:
