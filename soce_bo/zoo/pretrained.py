@@ -87,12 +87,13 @@ def install_base(base: ShippedBase, out_dir: Path) -> None:
         shutil.copyfile(base.path / name, out_dir / name)
 
 
-def kind_of(zoo_dir: Path, raw: dict[str, Any]) -> str:
-    """The zoo kind whose config (with the zoo's seed and split sizes) has the zoo's config hash."""
+def kind_of(zoo_dir: Path, raw: dict[str, Any]) -> tuple[str, ZooConfig]:
+    """The zoo kind, and its config, whose config (with the zoo's seed and split sizes) has the zoo's hash."""
     sizes = {k: raw["config"][k] for k in ("n_dev", "n_test")}
     for kind in POOLS:
-        if zoo_config(kind, raw["seed"], **sizes).config_hash() == raw["config_hash"]:
-            return kind
+        cfg = zoo_config(kind, raw["seed"], **sizes)
+        if cfg.config_hash() == raw["config_hash"]:
+            return kind, cfg
     raise ConfigError(f"{zoo_dir} is not a zoo of a known kind ({', '.join(POOLS)}) built by this version "
                       f"(config hash {raw['config_hash']}); rebuild it first")
 
@@ -108,8 +109,7 @@ def export_base(zoo_dir: Path, bases_dir: Path | None = None, cfg: ZooConfig | N
     except (OSError, json.JSONDecodeError) as err:
         raise ConfigError(f"{zoo_dir}: no readable {MANIFEST} ({err}); build the zoo first") from None
     if cfg is None:
-        kind = kind_of(zoo_dir, raw)
-        cfg = zoo_config(kind, raw["seed"], n_dev=raw["config"]["n_dev"], n_test=raw["config"]["n_test"])
+        kind, cfg = kind_of(zoo_dir, raw)
     elif cfg.config_hash() == raw["config_hash"]:
         kind = "custom"
     else:
