@@ -1,7 +1,8 @@
 """Racing: items generated per search run with and without multi-fidelity racing, at the same final score.
 
 Each strategy runs twice on the same problem, racing off and on (conf/run.yaml `racing` defaults:
-stages 0.1 / 0.3 / 1.0 of every category's items, alpha 0.05; CMA-ES declines racing and runs unraced), each arm with its own ledger
+stages 0.1 / 0.3 / 1.0 of every category's items, alpha 0.05, indifference 0.0025 (0.25 pp), as recorded under
+`settings`; CMA-ES declines racing and runs unraced), each arm with its own ledger
 holding the same free points (the experts alone and their uniform soup, scored in full first, as
 the candidates step of a run). Measured per run: items generated for the strategy's fresh
 evaluations (a raced soup costs only the items it was scored on), and the held-out score of the
@@ -199,8 +200,11 @@ def racing_section(d: dict[str, Any]) -> str:
              r["items_off"], r["items_on"], r["ratio"], r["held_out_off"], r["held_out_on"],
              f"{100 * r['held_out_diff']:+.2f}"] for r in d["rows"]]
     parts = ["## 7. Racing (`" + d.get("name", "racing") + ".json`)", _origin(d), "",
+             *([f"**Earlier settings:** this file was {d['renamed']}.", ""] if d.get("renamed") else []),
              __doc__.split("\n\n", 1)[1].strip(), "",
-             f"Settings: stages {d['settings']['stages']}, alpha {d['settings']['alpha']}."
+             f"Settings: stages {d['settings']['stages']}, alpha {d['settings']['alpha']}, indifference "
+             f"{d['settings'].get('indifference', 0.0)} (objective units; 0: stop only soups significantly below "
+             "the incumbent)."
              + (f" Zoo: {d['zoo']['n_dev']} dev / {d['zoo']['n_test']} test items per category, seed "
                 f"{d['zoo']['seed']}, config hash `{d['zoo']['config_hash']}`." if d.get("zoo") else ""), "",
              _table(["problem", "strategy", "raced", "fresh evals", "stopped early", "items off", "items on",

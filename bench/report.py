@@ -275,10 +275,11 @@ SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_secti
             "zoo_seeds_teams": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
             "teams_runs": _beside_its_script("bench.teams_runs", "teams_runs_section"),
             "demo_time": _beside_its_script("bench.demo_time", "demo_time_section"),
-            "racing": _beside_its_script("bench.racing", "racing_section"),
-            "racing_zoo": _beside_its_script("bench.racing", "racing_section"),
-            "racing_zoo_teams": _beside_its_script("bench.racing", "racing_section"),
-            "racing_suite": _beside_its_script("bench.racing", "racing_section")}
+            **{name: _beside_its_script("bench.racing", "racing_section") for name in (
+                "racing_suite", "racing_zoo_teams_seed1", "racing_zoo_teams_seed2", "racing_zoo_teams_seed0",
+                "racing_suite_no_zone", "racing_suite_sem_zone", "racing_zoo_teams_no_zone", "racing_zoo")}}
+RACING_HEADLINES = ("racing_suite", "racing_zoo_teams_seed1", "racing_zoo_teams_seed2", "racing_zoo_teams_seed0")
+"""Racing results with the current settings (the others, kept in their sections, are earlier settings)."""
 
 
 def headline_rows(data: dict[str, dict]) -> list[list[str]]:
@@ -343,7 +344,7 @@ def headline_rows(data: dict[str, dict]) -> list[list[str]]:
                          _met(res["goals_met"]["vs_cmaes"] and res["goals_met"]["vs_random"])])
             rows.append([f"suite ({bo}): BO reaches the grid's best, min over K <= 6",
                          f"{res['min_reach_k_le_6']:.0%}", ">= 95 %", _met(res["goals_met"]["reach_k_le_6"])])
-    for name in ("racing", "racing_suite", "racing_zoo", "racing_zoo_teams"):
+    for name in RACING_HEADLINES:
         if name in data:
             from bench.racing import summarize as racing_summary
 

@@ -207,16 +207,16 @@ def synthetic_problem(k: int, seed: int, budget: int = BUDGET) -> dict[str, Any]
 
 # ---- (a) the tiny zoo through one live server --------------------------------------------
 def zoo_experts(zoo: Path) -> tuple[list[str], dict[str, Path]]:
-    """The experts `make demo` would pick: analysis tau = 0.5 on the zoo's dev score table."""
+    """The experts a run would pick: analysis tau = 0.5 on the zoo's dev score table (every category's
+    best model where no category passes it, as bench.zoo_seeds; e.g. teams zoo seeds 1 and 2)."""
     import json
 
-    from soce_bo.analysis.experts import analyze
-    from soce_bo.analysis.scores import ScoreTable
+    from bench.zoo_seeds import soce_experts
 
     manifest = json.loads((zoo / "zoo.json").read_text())
     candidates = {n: zoo / c["path"] for n, c in manifest["candidates"].items()}
-    table = ScoreTable.from_mapping({n: manifest["scores"]["dev"][n] for n in candidates}, source="zoo.json dev")
-    return analyze(table, mode="tau", tau=0.5, candidates=list(candidates)).expert_names, candidates
+    experts, _ = soce_experts(list(candidates), manifest["scores"]["dev"], list(manifest["categories"]))
+    return experts, candidates
 
 
 def zoo_problems(seeds: list[int], workdir: Path, budget: int = BUDGET) -> list[dict[str, Any]]:

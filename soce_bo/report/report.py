@@ -83,9 +83,12 @@ def cost_section(results: RunResults) -> list[str]:
     n = results.benchmark.get("n_items", {}).get(results.splits["select"])
     lines = ["## Cost of each search", ""]
     if results.racing:
+        zone = results.racing.get("indifference", 0.0)
+        below = (f"that cannot beat its strategy's incumbent by {100 * zone:g} pp" if zone else
+                 "significantly below its strategy's incumbent")
         lines.append(f"Racing on (stages {', '.join(f'{s:g}' for s in results.racing['stages'])} of every "
-                     f"category's items, α = {results.racing['alpha']}): a soup significantly below its "
-                     "strategy's incumbent is stopped early and costs only the items it was scored on.")
+                     f"category's items, α = {results.racing['alpha']}): a soup {below} is stopped early "
+                     "and costs only the items it was scored on.")
     else:
         lines.append("Racing off: every fresh evaluation scores the whole split.")
     lines += ["", "| search | trials | fresh evaluations | stopped early | items generated | full-split items |",

@@ -120,13 +120,39 @@ def test_soups_as_good_as_the_incumbent_are_stopped_at_most_alpha_of_the_time() 
     def race(p: float, seed: int) -> bool:
         incumbent = Incumbent()  # a fixed incumbent: a soup that beats it must not raise the bar here
         incumbent.offer(reference)
-        return RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS, alpha=0.05), incumbent)(soup(p, seed)).stopped_early
+        return RacingEvaluator(scorer, RacingSettings(enabled=True, stages=QUARTERS, alpha=0.05, indifference=0.0), incumbent)(soup(p, seed)).stopped_early
 
     # soups whose true accuracy equals the incumbent's observed score: H0 holds on these items
     stopped = [race(round(reference.objective, 6), s) for s in range(300)]
     assert np.mean(stopped) <= 0.05 + 0.03  # the 0.05 bound plus ~2.4 binomial SEs of 300 draws
     clearly_worse = [race(round(reference.objective - 0.15, 6), s) for s in range(50)]
     assert np.mean(clearly_worse) >= 0.75  # independent errors: the least power pairing can have
+
+
+def test_the_indifference_zone_stops_ties_and_keeps_its_error_rate_above_the_zone() -> None:
+    """indifference = 0.01: a soup that cannot beat the incumbent by 1 pp is not worth the full split;
+    one at least that much better is still stopped at most alpha of the time."""
+    scorer = BernoulliItems()
+    reference = scorer(soup(0.6, seed=999))
+    settings = RacingSettings(enabled=True, stages=QUARTERS, alpha=0.05, indifference=0.01)
+
+    def race(weights, racing: RacingSettings = settings) -> TrialResult:
+        incumbent = Incumbent()
+        incumbent.offer(reference)
+        return RacingEvaluator(scorer, racing, incumbent)(weights)
+
+    twin = race(soup(0.6, seed=999))  # the incumbent's own answers: gap 0, no spread
+    assert twin.stopped_early and len(twin.item_indices) == 150
+    plain = RacingSettings(enabled=True, stages=QUARTERS, alpha=0.05, indifference=0.0)
+    assert not race(soup(0.6, seed=999), plain).stopped_early  # without the zone a tie runs in full
+    above_zone = [race(soup(round(reference.objective + 0.01, 6), s)).stopped_early for s in range(300)]
+    assert np.mean(above_zone) <= 0.05 + 0.03  # the 0.05 bound plus ~2.4 binomial SEs of 300 draws
+    # the zone only adds stops: every soup the plain test stops it stops too, and some more
+    wide = RacingSettings(enabled=True, stages=QUARTERS, alpha=0.05, indifference=0.04)
+    near = [soup(round(reference.objective - 0.08, 6), s) for s in range(100)]
+    zoned = [race(w, wide).stopped_early for w in near]
+    unzoned = [race(w, plain).stopped_early for w in near]
+    assert all(z for z, u in zip(zoned, unzoned) if u) and sum(zoned) > sum(unzoned)
 
 
 def test_partial_results_survive_the_ledger_round_trip() -> None:
@@ -157,6 +183,9 @@ def test_only_complete_full_split_results_become_incumbents() -> None:
     ({"stages": []}, "increase"),
     ({"alpha": 0.0}, "alpha"),
     ({"alpha": 0.7}, "alpha"),
+    ({"indifference": -0.1}, "indifference"),
+    ({"indifference": 0.5}, "indifference"),
+    ({"indifference": "half"}, "indifference"),
     ({"stage": [0.5, 1.0]}, "unknown key"),
 ])
 def test_bad_settings_name_the_key(settings, match) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -71,3 +72,15 @@ def test_multirun_over_seeds_with_submitit_local(tmp_path, zoo_dir):
     for job in ("0", "1"):
         cfg = (tmp_path / job / "config.yaml").read_text()
         assert f"seed: {job}" in cfg
+
+
+def test_conf_racing_defaults_are_the_settings_bench_racing_measures():
+    """bench.racing races with `RacingSettings(enabled=True)`; a run reads conf/run.yaml. They must agree."""
+    from dataclasses import asdict, replace
+
+    from soce_bo.evaluate.racing import RacingSettings
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("run")
+    configured = RacingSettings.from_config(OmegaConf.to_container(cfg.racing))
+    assert asdict(replace(configured, enabled=True)) == asdict(RacingSettings(enabled=True))
