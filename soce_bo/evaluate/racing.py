@@ -1,11 +1,12 @@
-"""Multi-fidelity racing: score a soup on growing stratified subsets, stop it once it is clearly worse.
+"""Multi-fidelity racing: score a soup on growing stratified subsets, stop it once it clearly cannot win.
 
 Most soups a search proposes are not close to the best one, and a 70B dev split costs minutes.
-`RacingEvaluator` scores a soup on the first stage (e.g. 25 % of every category's items), then
+`RacingEvaluator` scores a soup on the first stage (e.g. 10 % of every category's items), then
 tests it against the incumbent -- the best soup scored on the whole split so far -- on the same
 items: a one-sided paired test of the objective's difference (macro mean over categories of the
-per-item differences). If the soup is significantly below, it stops there and returns an
-estimate flagged `stopped_early`; otherwise the next stage's items are added, up to the full split.
+per-item differences). If the soup significantly cannot beat the incumbent by the indifference
+zone, it stops there and returns an estimate flagged `stopped_early`; otherwise the next stage's
+items are added, up to the full split.
 
 Indifference zone: a gain smaller than `indifference` (in objective units: 0.0025 = 0.25 pp) is not
 worth the items it takes to resolve, so the test asks whether the soup could beat the incumbent by
