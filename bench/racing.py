@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> Path:
         ("--no-zoo", {"action": "store_true", "help": "skip part (a) (it starts a vLLM server)"}),
         ("--no-suite", {"action": "store_true", "help": "skip part (b)"}),
         ("--name", {"default": None, "help": "result file name (default: racing, racing_zoo or racing_suite); "
-                                             "e.g. racing_zoo_teams with SOCE_ZOO_DIR=artifacts/zoo_teams/seed0"})])
+                                             "e.g. racing_zoo_teams_seed1 with SOCE_ZOO_DIR=artifacts/zoo_teams/seed1"})])
     single_thread_torch()
     started = time.time()
     with LoadSampler() as load, tempfile.TemporaryDirectory(prefix="soce_bench_racing_") as tmp:

@@ -268,6 +268,11 @@ def _beside_its_script(module: str, function: str):
     return render
 
 
+RACING_HEADLINES = ("racing_suite", "racing_zoo_teams_seed1", "racing_zoo_teams_seed2", "racing_zoo_teams_seed0")
+"""Racing results with the current settings: sections and headline rows."""
+RACING_EARLIER = ("racing_suite_no_zone", "racing_suite_sem_zone", "racing_zoo_teams_no_zone", "racing_zoo")
+"""Racing results with earlier settings: sections only."""
+
 SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_section,
             "search_suite": _beside_its_script("bench.search_suite", "search_suite_section"),
             "bo_overhead": bo_section, "throughput": throughput_section,
@@ -275,11 +280,8 @@ SECTIONS = {"merge": merge_section, "swap": swap_section, "search": search_secti
             "zoo_seeds_teams": _beside_its_script("bench.zoo_seeds", "zoo_seeds_section"),
             "teams_runs": _beside_its_script("bench.teams_runs", "teams_runs_section"),
             "demo_time": _beside_its_script("bench.demo_time", "demo_time_section"),
-            **{name: _beside_its_script("bench.racing", "racing_section") for name in (
-                "racing_suite", "racing_zoo_teams_seed1", "racing_zoo_teams_seed2", "racing_zoo_teams_seed0",
-                "racing_suite_no_zone", "racing_suite_sem_zone", "racing_zoo_teams_no_zone", "racing_zoo")}}
-RACING_HEADLINES = ("racing_suite", "racing_zoo_teams_seed1", "racing_zoo_teams_seed2", "racing_zoo_teams_seed0")
-"""Racing results with the current settings (the others, kept in their sections, are earlier settings)."""
+            **{name: _beside_its_script("bench.racing", "racing_section")
+               for name in RACING_HEADLINES + RACING_EARLIER}}
 
 
 def headline_rows(data: dict[str, dict]) -> list[list[str]]:
